@@ -1,0 +1,1 @@
+"""The ``skinseg`` command line."""

@@ -1,0 +1,62 @@
+"""SegNet: a VGG-style encoder-decoder that unpools with the encoder's max-pooling indices.
+
+Badrinarayanan, Kendall and Cipolla, "SegNet: A Deep Convolutional Encoder-Decoder Architecture
+for Image Segmentation", TPAMI 2017.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from skinseg.models.blocks import ConvBNReLU, PaddedSegmentationModel, check_arch_args, stage_widths
+
+
+class SegNet(PaddedSegmentationModel):
+    """SegNet with ``convs_per_stage`` conv-BN-ReLU blocks per encoder and decoder stage.
+
+    There are no skip connections: the decoder only receives the pooling indices, which is
+    what makes SegNet cheap in memory.
+
+    Args:
+        in_channels: channels of the input image.
+        base_width: channels of the first stage; each deeper stage doubles it (capped at 512).
+        depth: number of pooling steps.
+        convs_per_stage: conv-BN-ReLU blocks per stage (VGG16 uses 2-3).
+    """
+
+    def __init__(
+        self, in_channels: int = 3, base_width: int = 32, depth: int = 4, convs_per_stage: int = 2
+    ) -> None:
+        super().__init__()
+        check_arch_args(in_channels, base_width, depth)
+        if not isinstance(convs_per_stage, int) or convs_per_stage < 1:
+            raise ValueError(f"convs_per_stage must be a positive integer, got {convs_per_stage!r}")
+        self.in_channels, self.depth = in_channels, depth
+        widths = stage_widths(base_width, depth - 1)  # one width per pooling stage
+
+        def stage(cin: int, cout: int) -> nn.Sequential:
+            return nn.Sequential(
+                ConvBNReLU(cin, cout), *(ConvBNReLU(cout, cout) for _ in range(convs_per_stage - 1))
+            )
+
+        self.encoder = nn.ModuleList(
+            stage(in_channels if i == 0 else widths[i - 1], widths[i]) for i in range(depth)
+        )
+        self.pool = nn.MaxPool2d(2, return_indices=True)
+        self.unpool = nn.MaxUnpool2d(2)
+        # Decoder stage i mirrors encoder stage i: it maps widths[i] back to widths[i-1].
+        self.decoder = nn.ModuleList(stage(widths[i], widths[max(i - 1, 0)]) for i in range(depth))
+        self.head = nn.Conv2d(widths[0], 1, 3, padding=1)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        indices, sizes = [], []
+        for block in self.encoder:
+            x = block(x)
+            sizes.append(x.shape)
+            x, idx = self.pool(x)  # (N, w_i, H/2^(i+1), W/2^(i+1))
+            indices.append(idx)
+        for i in reversed(range(self.depth)):
+            x = self.unpool(x, indices[i], output_size=sizes[i])  # (N, w_i, H/2^i, W/2^i)
+            x = self.decoder[i](x)
+        return self.head(x)  # (N, 1, H, W)
