@@ -1,0 +1,264 @@
+"""One LightningDataModule for PH2, ISIC 2016/2017/2018, plain folders and synthetic lesions."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from skinseg.data import layouts, synthetic
+from skinseg.data.augment import IMAGENET_MEAN, IMAGENET_STD, build_augmentation
+from skinseg.data.cache import load_pair
+from skinseg.data.dataset import ArraySegmentationDataset
+from skinseg.data.errors import DataValidationError, ProblemReport
+from skinseg.data.io import ImageReadError
+from skinseg.data.splits import SPLIT_NAMES, kfold_split, load_split, random_split, save_split
+
+log = logging.getLogger(__name__)
+
+DATASETS = ("ph2", "isic2016", "isic2017", "isic2018", "folder", "synthetic")
+PH2_HELP = (
+    "PH2 is distributed by its authors on request (https://www.fc.up.pt/addi/ph2%20database.html). "
+    "Unpack it so that <root>/PH2 Dataset images/IMD002/... exists and pass data.root=<root>, "
+    "or try the built-in demo data with data=synthetic."
+)
+
+
+def default_num_workers() -> int:
+    """Loader workers that suit the machine: decoding is cached, so few are needed."""
+    cpus = os.cpu_count() or 1
+    if torch.cuda.is_available():
+        return min(8, cpus)
+    return 0 if cpus <= 2 else min(4, cpus // 2)
+
+
+class SkinLesionDataModule(L.LightningDataModule):
+    """Train/val/test loaders for one dermoscopy dataset.
+
+    Every image is decoded, checked and resized once in :meth:`setup` and kept in memory, so
+    epochs never touch the disk; problems with the data are raised there, before training.
+
+    Args:
+        dataset: one of ``ph2``, ``isic2016``, ``isic2017``, ``isic2018``, ``folder``,
+            ``synthetic``.
+        root: the dataset's folder, in its authors' layout (unused for ``synthetic``).
+        image_size: ``(H, W)`` the images are resized to for training.
+        batch_size: images per batch.
+        val_fraction, test_fraction: of the cases split off when the dataset has no official
+            split of that name.
+        seed: the split's seed.
+        num_folds, fold: k-fold cross-validation; fold ``fold`` is the test set.
+        stratify: stratify splits by the dataset's labels (PH2's clinical diagnosis).
+        split_file: load the split from this JSON instead of drawing one.
+        split_output: write the split used to this JSON (the run directory's ``split.json``).
+        augment: training augmentation (albumentations transforms or Compose), or None.
+        cache_dir: optional on-disk cache of decoded, resized arrays.
+        mask_suffix: ``folder`` only: masks are ``masks/<stem><mask_suffix>.<ext>``.
+        num_synthetic: ``synthetic`` only: number of images generated.
+        num_workers: loader workers; None picks a default for the machine.
+        pin_memory: None pins on CUDA only.
+        persistent_workers: keep workers between epochs (when there are any).
+        mean, std: normalisation, recorded in checkpoints for prediction.
+    """
+
+    def __init__(
+        self,
+        dataset: str = "synthetic",
+        root: str | None = None,
+        image_size: Sequence[int] = (192, 256),
+        batch_size: int = 8,
+        val_fraction: float = 0.25,
+        test_fraction: float = 0.25,
+        seed: int = 42,
+        num_folds: int | None = None,
+        fold: int = 0,
+        stratify: bool = True,
+        split_file: str | None = None,
+        split_output: str | None = None,
+        augment=None,
+        cache_dir: str | None = None,
+        mask_suffix: str = "_mask",
+        num_synthetic: int = 200,
+        num_workers: int | None = None,
+        pin_memory: bool | None = None,
+        persistent_workers: bool = True,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+    ) -> None:
+        super().__init__()
+        if dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {dataset!r}; expected one of {list(DATASETS)}")
+        if dataset != "synthetic" and not root:
+            raise ValueError(f"data.root is required for dataset {dataset!r}")
+        if len(image_size) != 2 or min(int(v) for v in image_size) < 8:
+            raise ValueError(f"image_size must be (H, W) with both >= 8, got {list(image_size)}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.save_hyperparameters(ignore=["augment"])
+        self.dataset = dataset
+        self.root = None if root is None else Path(root).expanduser()
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.batch_size = batch_size
+        self.augment = build_augmentation(augment)
+        self.mean, self.std = tuple(mean), tuple(std)
+        self.num_workers = default_num_workers() if num_workers is None else int(num_workers)
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.persistent_workers = persistent_workers and self.num_workers > 0
+        self.split: dict[str, list[str]] | None = None
+        self.datasets: dict[str, ArraySegmentationDataset] = {}
+        self.labels: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ discovery and split
+    def _catalog(self) -> layouts.Catalog:
+        if not self.root.exists() and self.dataset == "ph2":
+            raise FileNotFoundError(f"ph2: root {self.root} does not exist. {PH2_HELP}")
+        if self.dataset == "ph2":
+            return layouts.find_ph2(self.root)
+        if self.dataset == "folder":
+            return layouts.find_folder(self.root, self.hparams.mask_suffix)
+        return layouts.find_isic(self.root, self.dataset)
+
+    def _draw_split(self, official: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Official splits where present; the rest carved from training by the seeded split."""
+        hp = self.hparams
+        pool = official.get("train", [])
+        if hp.num_folds:
+            carved = kfold_split(
+                pool,
+                hp.num_folds,
+                hp.fold,
+                hp.val_fraction,
+                hp.seed,
+                self.labels if hp.stratify else None,
+            )
+            return carved
+        val_f = 0.0 if "val" in official else hp.val_fraction
+        test_f = 0.0 if "test" in official else hp.test_fraction
+        carved = random_split(pool, val_f, test_f, hp.seed, self.labels if hp.stratify else None)
+        for name in ("val", "test"):
+            if name in official:
+                carved[name] = sorted(official[name])
+        return carved
+
+    # ------------------------------------------------------------------------------ loading
+    def _load_files(self, catalog: layouts.Catalog, wanted: set[str]):
+        report = ProblemReport(f"{catalog.name} at {self.root}")
+        arrays, conversions = {}, {}
+        for sample in catalog.all_samples():
+            if sample.id not in wanted:
+                continue
+            try:
+                image, mask, notes = load_pair(sample, self.image_size, self.hparams.cache_dir)
+            except ImageReadError as exc:
+                kind = "mask not binary" if "not binary" in str(exc) else "unreadable file"
+                report.add(kind, str(exc))
+                continue
+            except ValueError as exc:
+                report.add("image and mask sizes differ", str(exc))
+                continue
+            arrays[sample.id] = (image, mask)
+            for note in notes:
+                conversions.setdefault(note, []).append(sample.id)
+        report.raise_if_any()
+        for note, ids in conversions.items():
+            log.warning("%s: %s in %d file(s), e.g. %s", catalog.name, note, len(ids), ids[:3])
+        return arrays
+
+    def _load_synthetic(self):
+        n = self.hparams.num_synthetic
+        images, masks = synthetic.generate(n, self.hparams.seed, self.image_size)
+        ids = [f"synthetic_{i:05d}" for i in range(n)]
+        return ids, {i: (im, m) for i, im, m in zip(ids, images, masks, strict=True)}
+
+    def setup(self, stage: str | None = None) -> None:
+        """Find, check, split and load the data (once; later calls are no-ops)."""
+        if self.datasets:
+            return
+        hp = self.hparams
+        if self.dataset == "synthetic":
+            ids, arrays = self._load_synthetic()
+            official = {"train": ids}
+        else:
+            catalog = self._catalog()
+            self.labels = catalog.labels
+            official = {k: [s.id for s in v] for k, v in catalog.splits.items()}
+            arrays = None
+        known = {i for v in official.values() for i in v}
+        if hp.split_file:
+            self.split = load_split(hp.split_file, known)
+        else:
+            self.split = self._draw_split(official)
+        if not self.split["train"]:
+            raise DataValidationError(f"{self.dataset}: the training split is empty")
+        if arrays is None:
+            wanted = {i for v in self.split.values() for i in v}
+            arrays = self._load_files(catalog, wanted)
+        for name in SPLIT_NAMES:
+            ids = self.split[name]
+            if not ids:
+                continue
+            self.datasets[name] = ArraySegmentationDataset(
+                ids,
+                [arrays[i][0] for i in ids],
+                [arrays[i][1] for i in ids],
+                transform=self.augment if name == "train" else None,
+                mean=self.mean,
+                std=self.std,
+            )
+        if hp.split_output:
+            self.save_split(hp.split_output)
+        log.info("%s: %s", self.dataset, {k: len(v) for k, v in self.split.items()})
+
+    def save_split(self, path: str | Path) -> Path:
+        """Write the split in use as JSON."""
+        if self.split is None:
+            raise RuntimeError("setup() must run before the split can be saved")
+        hp = self.hparams
+        meta = {
+            "dataset": self.dataset,
+            "root": str(self.root) if self.root else None,
+            "seed": hp.seed,
+            "num_folds": hp.num_folds,
+            "fold": hp.fold,
+        }
+        return save_split(self.split, path, meta)
+
+    # ------------------------------------------------------------------------------ loaders
+    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        if name not in self.datasets:
+            raise RuntimeError(f"no {name} split: it is empty or setup() has not run")
+        return DataLoader(
+            self.datasets[name],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            drop_last=shuffle and len(self.datasets[name]) > self.batch_size,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.persistent_workers,
+            generator=torch.Generator().manual_seed(self.hparams.seed) if shuffle else None,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def recipe(self) -> dict:
+        """What prediction needs to preprocess new images as in training."""
+        return {"image_size": list(self.image_size), "mean": list(self.mean), "std": list(self.std)}
+
+    def sample_arrays(self, name: str, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``count`` un-augmented images and masks of a split (for visualisation)."""
+        ds = self.datasets[name]
+        n = min(count, len(ds))
+        return np.stack(ds.images[:n]), np.stack(ds.masks[:n])

@@ -1,0 +1,263 @@
+"""Finding image/mask pairs in the layouts the datasets' authors distribute.
+
+Each ``find_*`` function returns a :class:`Catalog`: the pairs of every official split present,
+plus per-case labels where the dataset has them. Missing files, duplicates and empty or wrong
+roots are collected into one :class:`~skinseg.data.errors.DataValidationError`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from skinseg.data.errors import DataValidationError, ProblemReport
+from skinseg.data.io import IMAGE_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image and its lesion mask on disk."""
+
+    id: str
+    image: Path
+    mask: Path
+
+
+@dataclass
+class Catalog:
+    """The samples of a dataset, by official split (``train``, ``val``, ``test``)."""
+
+    name: str
+    splits: dict[str, list[Sample]]
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def all_samples(self) -> list[Sample]:
+        return [s for split in self.splits.values() for s in split]
+
+
+def _check_root(root: Path, dataset: str, expected: str) -> Path:
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise FileNotFoundError(f"{dataset}: root {root} does not exist; expected {expected}")
+    if not root.is_dir():
+        raise DataValidationError(f"{dataset}: root {root} is not a folder; expected {expected}")
+    return root
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+    )
+
+
+# --------------------------------------------------------------------------------------- PH2
+PH2_LAYOUT = (
+    "<root>/PH2 Dataset images/IMDxxx/IMDxxx_Dermoscopic_Image/IMDxxx.bmp and "
+    "IMDxxx_lesion/IMDxxx_lesion.bmp, with <root> the PH2Dataset folder"
+)
+PH2_DIAGNOSES = ("Common Nevus", "Atypical Nevus", "Melanoma")
+
+
+def read_ph2_diagnoses(xlsx: Path) -> dict[str, str]:
+    """Clinical diagnosis per case from ``PH2_dataset.xlsx`` (an 'X' in one of three columns).
+
+    Raises:
+        DataValidationError: the sheet has no 'Image Name' header with the diagnosis columns.
+    """
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(xlsx, read_only=True, data_only=True)
+    except Exception as exc:
+        raise DataValidationError(f"{xlsx}: cannot read the PH2 spreadsheet ({exc})") from exc
+    try:
+        rows = list(workbook.worksheets[0].iter_rows(values_only=True))
+    finally:
+        workbook.close()
+    for i, row in enumerate(rows):
+        cells = [str(c).strip() if c is not None else "" for c in row]
+        if "Image Name" in cells and all(d in cells for d in PH2_DIAGNOSES):
+            name_col = cells.index("Image Name")
+            cols = {d: cells.index(d) for d in PH2_DIAGNOSES}
+            labels = {}
+            for data in rows[i + 1 :]:
+                name = data[name_col] if name_col < len(data) else None
+                if not name:
+                    continue
+                marked = [
+                    d
+                    for d, c in cols.items()
+                    if c < len(data) and str(data[c] or "").strip().upper() == "X"
+                ]
+                if len(marked) == 1:
+                    labels[str(name).strip()] = marked[0].lower().replace(" ", "_")
+            return labels
+    raise DataValidationError(
+        f"{xlsx}: no header row with 'Image Name' and {list(PH2_DIAGNOSES)} found"
+    )
+
+
+def find_ph2(root: str | Path) -> Catalog:
+    """PH2 as distributed: one folder per case under ``PH2 Dataset images``."""
+    root = _check_root(Path(root), "ph2", PH2_LAYOUT)
+    images_dir = root / "PH2 Dataset images"
+    if not images_dir.is_dir():
+        raise DataValidationError(
+            f"ph2: {root} has no 'PH2 Dataset images' folder; expected {PH2_LAYOUT}"
+        )
+    report = ProblemReport(f"ph2 at {root}")
+    samples = []
+    for case in sorted(p for p in images_dir.iterdir() if p.is_dir()):
+        cid = case.name
+        image = case / f"{cid}_Dermoscopic_Image" / f"{cid}.bmp"
+        mask = case / f"{cid}_lesion" / f"{cid}_lesion.bmp"
+        if not image.is_file():
+            report.add("missing image", f"{cid}: expected {image}")
+        if not mask.is_file():
+            report.add("missing mask", f"{cid}: expected {mask}")
+        if image.is_file() and mask.is_file():
+            samples.append(Sample(cid, image, mask))
+    if not samples and not report:
+        raise DataValidationError(f"ph2: no cases under {images_dir}; expected {PH2_LAYOUT}")
+    report.raise_if_any()
+    labels = {}
+    xlsx = root / "PH2_dataset.xlsx"
+    if xlsx.is_file():
+        labels = {k: v for k, v in read_ph2_diagnoses(xlsx).items() if k in {s.id for s in samples}}
+    return Catalog("ph2", {"train": samples}, labels)
+
+
+# -------------------------------------------------------------------------------------- ISIC
+# (image folder, mask folder, mask suffix) per official split, as in the challenge archives.
+ISIC_LAYOUTS: dict[str, dict[str, tuple[str, str, str]]] = {
+    "isic2016": {
+        "train": (
+            "ISBI2016_ISIC_Part1_Training_Data",
+            "ISBI2016_ISIC_Part1_Training_GroundTruth",
+            "_Segmentation",
+        ),
+        "test": (
+            "ISBI2016_ISIC_Part1_Test_Data",
+            "ISBI2016_ISIC_Part1_Test_GroundTruth",
+            "_Segmentation",
+        ),
+    },
+    "isic2017": {
+        "train": (
+            "ISIC-2017_Training_Data",
+            "ISIC-2017_Training_Part1_GroundTruth",
+            "_segmentation",
+        ),
+        "val": (
+            "ISIC-2017_Validation_Data",
+            "ISIC-2017_Validation_Part1_GroundTruth",
+            "_segmentation",
+        ),
+        "test": ("ISIC-2017_Test_v2_Data", "ISIC-2017_Test_v2_Part1_GroundTruth", "_segmentation"),
+    },
+    "isic2018": {
+        "train": (
+            "ISIC2018_Task1-2_Training_Input",
+            "ISIC2018_Task1_Training_GroundTruth",
+            "_segmentation",
+        ),
+        "val": (
+            "ISIC2018_Task1-2_Validation_Input",
+            "ISIC2018_Task1_Validation_GroundTruth",
+            "_segmentation",
+        ),
+        "test": ("ISIC2018_Task1-2_Test_Input", "ISIC2018_Task1_Test_GroundTruth", "_segmentation"),
+    },
+}
+ISIC_ID = re.compile(r"^ISIC_\d+$")
+
+
+def _pair_folder(
+    images_dir: Path,
+    masks_dir: Path,
+    suffix: str,
+    report: ProblemReport,
+    split: str,
+    id_pattern: re.Pattern | None = None,
+) -> list[Sample]:
+    """Match images to ``<stem><suffix>.<ext>`` masks; superpixel and other extra files ignored."""
+    masks: dict[str, list[Path]] = {}
+    if masks_dir.is_dir():
+        for m in _images_in(masks_dir):
+            if m.stem.endswith(suffix):
+                masks.setdefault(m.stem[: len(m.stem) - len(suffix)], []).append(m)
+    else:
+        report.add("missing mask folder", f"{split}: expected {masks_dir}")
+        return []
+    samples, seen = [], {}
+    for image in _images_in(images_dir):
+        stem = image.stem
+        if id_pattern is not None and not id_pattern.match(stem):
+            continue  # e.g. ISIC_0000000_superpixels.png beside the images
+        if stem in seen:
+            report.add("duplicate id", f"{stem}: {seen[stem]} and {image}")
+            continue
+        seen[stem] = image
+        candidates = masks.get(stem, [])
+        if not candidates:
+            report.add("missing mask", f"{image}: expected {masks_dir / (stem + suffix)}.png")
+        elif len(candidates) > 1:
+            report.add("duplicate id", f"{stem}: several masks {[str(c) for c in candidates]}")
+        else:
+            samples.append(Sample(stem, image, candidates[0]))
+    for stem, paths in masks.items():
+        if stem not in seen:
+            report.add("missing image", f"{paths[0]}: no image {stem}.* in {images_dir}")
+    return samples
+
+
+def find_isic(root: str | Path, edition: str) -> Catalog:
+    """An ISIC challenge's Part 1 / Task 1 data: whichever official splits are present."""
+    if edition not in ISIC_LAYOUTS:
+        raise ValueError(f"unknown ISIC edition {edition!r}; expected one of {list(ISIC_LAYOUTS)}")
+    layout = ISIC_LAYOUTS[edition]
+    expected = "folders " + ", ".join(f"{i}/ with {m}/" for i, m, _ in layout.values())
+    root = _check_root(Path(root), edition, expected)
+    report = ProblemReport(f"{edition} at {root}")
+    splits = {}
+    for split, (images, masks, suffix) in layout.items():
+        if (root / images).is_dir():
+            splits[split] = _pair_folder(
+                root / images, root / masks, suffix, report, split, ISIC_ID
+            )
+    if not splits:
+        raise DataValidationError(
+            f"{edition}: none of the official folders in {root}; expected {expected}"
+        )
+    ids: dict[str, str] = {}
+    for split, samples in splits.items():
+        for s in samples:
+            if s.id in ids:
+                report.add("duplicate id", f"{s.id}: in both {ids[s.id]} and {split}")
+            ids[s.id] = split
+    if "train" not in splits:
+        report.add("missing split", f"training folder {root / layout['train'][0]} is required")
+    elif not splits["train"] and not report:
+        report.add("empty split", f"no images in {root / layout['train'][0]}")
+    report.raise_if_any()
+    return Catalog(edition, splits)
+
+
+# ------------------------------------------------------------------------------------ folder
+def find_folder(
+    root: str | Path, mask_suffix: str = "", images: str = "images", masks: str = "masks"
+) -> Catalog:
+    """A plain folder: ``images/<stem>.<ext>`` with ``masks/<stem><mask_suffix>.<ext>``."""
+    expected = f"{images}/ and {masks}/ with matching stems (mask suffix {mask_suffix!r})"
+    root = _check_root(Path(root), "folder", expected)
+    if not (root / images).is_dir():
+        raise DataValidationError(f"folder: {root} has no {images}/ folder; expected {expected}")
+    report = ProblemReport(f"folder at {root}")
+    samples = _pair_folder(root / images, root / masks, mask_suffix, report, "train")
+    if not samples and not report:
+        raise DataValidationError(f"folder: no images in {root / images}; expected {expected}")
+    report.raise_if_any()
+    return Catalog("folder", {"train": samples})

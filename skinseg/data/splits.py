@@ -1,0 +1,138 @@
+"""Seeded, optionally stratified train/val/test splits and k-fold selection, saved as JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def _check_fraction(name: str, value: float) -> float:
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    return float(value)
+
+
+def _strata(ids: list[str], labels: dict[str, str] | None) -> list[list[str]]:
+    if not labels:
+        return [sorted(ids)]
+    groups: dict[str, list[str]] = defaultdict(list)
+    for i in ids:
+        groups[labels.get(i, "unlabelled")].append(i)
+    return [sorted(groups[k]) for k in sorted(groups)]
+
+
+def _take(n: int, fraction: float) -> int:
+    return int(round(n * fraction))
+
+
+def random_split(
+    ids: list[str],
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    labels: dict[str, str] | None = None,
+) -> dict[str, list[str]]:
+    """Split ``ids`` into train/val/test, stratified by ``labels`` where given.
+
+    The result depends only on the set of ids, the fractions, the labels and the seed (not on
+    the order ids were listed in).
+    """
+    _check_fraction("val_fraction", val_fraction)
+    _check_fraction("test_fraction", test_fraction)
+    if val_fraction + test_fraction >= 1.0:
+        raise ValueError(
+            f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}"
+        )
+    rng = np.random.default_rng(seed)
+    out: dict[str, list[str]] = {k: [] for k in SPLIT_NAMES}
+    for stratum in _strata(ids, labels):
+        order = [stratum[i] for i in rng.permutation(len(stratum))]
+        n_test = _take(len(order), test_fraction)
+        n_val = _take(len(order), val_fraction)
+        out["test"] += order[:n_test]
+        out["val"] += order[n_test : n_test + n_val]
+        out["train"] += order[n_test + n_val :]
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def kfold_split(
+    ids: list[str],
+    num_folds: int,
+    fold: int,
+    val_fraction: float,
+    seed: int,
+    labels: dict[str, str] | None = None,
+) -> dict[str, list[str]]:
+    """Fold ``fold`` of a ``num_folds``-fold split: that fold is the test set, and a
+    ``val_fraction`` of the remaining ids is held out for validation.
+
+    Folds are disjoint and together cover every id; stratified by ``labels`` where given.
+    """
+    if not isinstance(num_folds, int) or num_folds < 2:
+        raise ValueError(f"num_folds must be an integer >= 2, got {num_folds!r}")
+    if not isinstance(fold, int) or not 0 <= fold < num_folds:
+        raise ValueError(f"fold must be an integer in [0, {num_folds - 1}], got {fold!r}")
+    if len(ids) < num_folds:
+        raise ValueError(f"cannot make {num_folds} folds of {len(ids)} images")
+    _check_fraction("val_fraction", val_fraction)
+    rng = np.random.default_rng(seed)
+    test, rest = [], []
+    offset = 0  # deal strata round-robin so that fold sizes stay balanced
+    for stratum in _strata(ids, labels):
+        order = [stratum[i] for i in rng.permutation(len(stratum))]
+        for j, item in enumerate(order):
+            (test if (j + offset) % num_folds == fold else rest).append(item)
+        offset += len(order)
+    rest_labels = {i: labels[i] for i in rest if i in labels} if labels else None
+    inner = random_split(rest, val_fraction, 0.0, seed + 1, rest_labels)
+    return {"train": inner["train"], "val": inner["val"], "test": sorted(test)}
+
+
+def save_split(split: dict[str, list[str]], path: str | Path, meta: dict | None = None) -> Path:
+    """Write a split as JSON atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {**(meta or {}), **{k: list(split.get(k, [])) for k in SPLIT_NAMES}}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(payload, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def load_split(path: str | Path, known_ids: set[str] | None = None) -> dict[str, list[str]]:
+    """Read a split written by :func:`save_split`.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a split file, overlapping splits, or ids the dataset does not have.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"split file {path} not found")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict) or "train" not in data:
+        raise ValueError(f"{path}: expected a JSON object with lists 'train', 'val', 'test'")
+    split = {k: [str(i) for i in data.get(k, [])] for k in SPLIT_NAMES}
+    seen: dict[str, str] = {}
+    for k, values in split.items():
+        for i in values:
+            if i in seen:
+                raise ValueError(f"{path}: id {i!r} is in both {seen[i]!r} and {k!r}")
+            seen[i] = k
+    if known_ids is not None:
+        unknown = sorted(set(seen) - known_ids)
+        if unknown:
+            raise ValueError(f"{path}: {len(unknown)} id(s) not in the dataset, e.g. {unknown[:5]}")
+    return split
