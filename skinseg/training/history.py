@@ -1,0 +1,35 @@
+"""A callback that keeps every epoch's validation metrics, for ``metrics.json`` and reports."""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+
+
+class MetricsHistory(L.Callback):
+    """Records ``train/*`` and ``val/*`` scalars at the end of each validation epoch."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict[str, float]] = []
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        row: dict[str, float] = {"epoch": trainer.current_epoch}
+        for key, value in trainer.callback_metrics.items():
+            if key.startswith(("train/", "val/")):
+                v = float(value)
+                row[key] = v if math.isfinite(v) else None
+        self.epochs.append(row)
+
+    def state_dict(self) -> dict:
+        return {"epochs": self.epochs}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.epochs = list(state_dict.get("epochs", []))
+
+    def best(self, monitor: str = "val/iou") -> dict[str, float]:
+        """The row of the epoch with the highest ``monitor``."""
+        rows = [r for r in self.epochs if r.get(monitor) is not None]
+        return max(rows, key=lambda r: r[monitor]) if rows else {}

@@ -1,0 +1,135 @@
+"""The LightningModule that trains any skinseg architecture with any loss."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import lightning as L
+import torch
+from torch import nn
+from torchmetrics import MaxMetric, MeanMetric
+
+from skinseg.metrics import segmentation_metrics
+
+
+class SegmentationModule(L.LightningModule):
+    """Binary lesion segmentation: ``net`` maps images to logits, ``loss`` scores them.
+
+    All parts are injected (by Hydra in ``train.py``): the module chooses no model and no loss.
+
+    Args:
+        net: an ``nn.Module`` returning ``(N, 1, H, W)`` logits.
+        loss: an ``nn.Module`` taking logits and a float {0, 1} target.
+        optimizer: a partial, called with the parameters (``_partial_: true`` in Hydra).
+        scheduler: an optional partial, called with the optimizer.
+        scheduler_interval: ``epoch`` or ``step``.
+        threshold: probability above which a pixel counts as lesion in the metrics.
+        net_config: the plain ``_target_`` config that built ``net``, stored in checkpoints so
+            that prediction can rebuild it without the training code or config.
+        recipe: preprocessing and post-processing prediction must repeat (image size,
+            normalisation, threshold, TTA...), stored in checkpoints.
+        channels_last: train in the channels-last memory format (faster on CPUs with AMX and on
+            tensor-core GPUs).
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        loss: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        scheduler_interval: str = "epoch",
+        threshold: float = 0.5,
+        net_config: dict | None = None,
+        recipe: dict | None = None,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__()
+        if scheduler_interval not in ("epoch", "step"):
+            raise ValueError(
+                f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
+            )
+        self.save_hyperparameters(ignore=["net", "loss", "optimizer", "scheduler"])
+        self.net, self.loss = net, loss
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.channels_last = channels_last
+        if channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
+        self.val_metrics = segmentation_metrics(threshold, from_logits=True, prefix="val/")
+        self.test_metrics = segmentation_metrics(threshold, from_logits=True, prefix="test/")
+        self.val_iou_best = MaxMetric()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.net(x)
+
+    def _step(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self(batch["image"]).float()  # loss in fp32 under mixed precision
+        return self.loss(logits, batch["mask"]), logits
+
+    def on_train_start(self) -> None:
+        # Sanity-check validation must not count towards the best IoU.
+        self.val_iou_best.reset()
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss, _ = self._step(batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"loss is {loss.item()} at epoch {self.current_epoch}, step {self.global_step}; "
+                "lower the learning rate or check the data"
+            )
+        self.train_loss(loss.detach())
+        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        loss, logits = self._step(batch)
+        self.val_loss(loss)
+        self.val_metrics.update(logits, batch["mask"])
+        self.log("val/loss", self.val_loss, on_step=False, on_epoch=True, prog_bar=True)
+
+    def on_validation_epoch_end(self) -> None:
+        values = self.val_metrics.compute()
+        self.val_metrics.reset()
+        iou = values.pop("val/iou")
+        self.log_dict(values)
+        self.log("val/iou", iou, prog_bar=True)
+        self.val_iou_best(iou)
+        self.log("val/iou_best", self.val_iou_best.compute(), prog_bar=True)
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        loss, logits = self._step(batch)
+        self.test_loss(loss)
+        self.test_metrics.update(logits, batch["mask"])
+        self.log("test/loss", self.test_loss, on_step=False, on_epoch=True)
+
+    def on_test_epoch_end(self) -> None:
+        self.log_dict(self.test_metrics.compute())
+        self.test_metrics.reset()
+
+    def predict_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        return torch.sigmoid(self(batch["image"]).float())
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(params=self.net.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {
+                "scheduler": scheduler,
+                "interval": self.hparams.scheduler_interval,
+                "monitor": "val/iou",
+            },
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # Plain data only: what `skinseg predict` needs, loadable with weights_only=True.
+        checkpoint["skinseg"] = {
+            "net_config": self.hparams.net_config,
+            "recipe": self.hparams.recipe,
+            "threshold": self.hparams.threshold,
+        }

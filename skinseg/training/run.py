@@ -1,0 +1,147 @@
+"""The training pipeline behind ``train.py``: data, model, trainer, fit, test, metrics.json."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import hydra
+import lightning as L
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from skinseg.training.history import MetricsHistory
+from skinseg.training.module import SegmentationModule
+
+log = logging.getLogger(__name__)
+
+
+def _choices(cfg: DictConfig) -> dict[str, str]:
+    """The config-group options chosen (``model=unet``...), from Hydra when it runs."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return {
+            k: str(v)
+            for k, v in HydraConfig.get().runtime.choices.items()
+            if not k.startswith("hydra") and v is not None
+        }
+    return {}
+
+
+def run_name() -> str:
+    """A readable name for this run: its command-line overrides (``model=unet,loss=dice``)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return "default"
+    name = HydraConfig.get().job.override_dirname or "default"
+    return re.sub(r"[^A-Za-z0-9=,._+-]", "_", name)[:200]
+
+
+def instantiate_dict(section: DictConfig | None) -> list:
+    """Instantiate every ``_target_`` node of a config section (callbacks, loggers)."""
+    if not section:
+        return []
+    return [
+        hydra.utils.instantiate(node)
+        for node in section.values()
+        if isinstance(node, DictConfig) and "_target_" in node
+    ]
+
+
+def write_json(path: Path, payload: dict) -> None:
+    """Write JSON atomically, so a crash never leaves a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(payload, f, indent=2, sort_keys=True, default=str)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def build_module(cfg: DictConfig, recipe: dict) -> SegmentationModule:
+    """The LightningModule with the net, loss, optimizer and scheduler the config names."""
+    net = hydra.utils.instantiate(cfg.model)
+    loss = hydra.utils.instantiate(cfg.loss)
+    optimizer = hydra.utils.instantiate(cfg.optimizer)
+    scheduler = hydra.utils.instantiate(cfg.scheduler) if cfg.get("scheduler") else None
+    return SegmentationModule(
+        net=net,
+        loss=loss,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        net_config=OmegaConf.to_container(cfg.model, resolve=True),
+        recipe=recipe,
+        **OmegaConf.to_container(cfg.get("module", {}), resolve=True),
+    )
+
+
+def train(cfg: DictConfig) -> dict:
+    """Fit, test the best checkpoint, write ``metrics.json``; return its contents."""
+    start = time.time()
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    torch.set_float32_matmul_precision("high")
+
+    datamodule = hydra.utils.instantiate(cfg.data, split_output=str(output_dir / "split.json"))
+    datamodule.setup("fit")  # fail on bad data now, before building anything else
+    recipe = {
+        **datamodule.recipe(),
+        **OmegaConf.to_container(cfg.get("recipe") or {}, resolve=True),
+    }
+    module = build_module(cfg, recipe)
+
+    history = MetricsHistory()
+    callbacks = [*instantiate_dict(cfg.get("callbacks")), history]
+    loggers = instantiate_dict(cfg.get("logger"))
+    if not loggers:
+        callbacks = [c for c in callbacks if type(c).__name__ != "LearningRateMonitor"]
+    trainer: L.Trainer = hydra.utils.instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False
+    )
+
+    log.info("Training %s", run_name())
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+
+    test_metrics: dict[str, float] = {}
+    best_path = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if cfg.get("test", True) and "test" in datamodule.datasets:
+        results = trainer.test(
+            module, datamodule=datamodule, ckpt_path=best_path or None, weights_only=False
+        )
+        test_metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
+
+    choices = _choices(cfg)
+    best_val = history.best("val/iou")
+    params = sum(p.numel() for p in module.net.parameters())
+    metrics = {
+        "status": "completed",
+        "run_name": run_name(),
+        "model": choices.get("model", cfg.model.get("_target_", "?").rsplit(".", 1)[-1]),
+        "loss": choices.get("loss", cfg.loss.get("_target_", "?").rsplit(".", 1)[-1]),
+        "data": choices.get("data", cfg.data.get("dataset", "?")),
+        "seed": cfg.get("seed"),
+        "fold": cfg.data.get("fold") if cfg.data.get("num_folds") else None,
+        "test": test_metrics,
+        "best_val": best_val,
+        "epochs": trainer.current_epoch,
+        "global_steps": trainer.global_step,
+        "wall_time_s": round(time.time() - start, 2),
+        "parameters": params,
+        "precision": str(trainer.precision),
+        "accelerator": type(trainer.accelerator).__name__,
+        "best_checkpoint": best_path or None,
+        "split_sizes": {k: len(v) for k, v in datamodule.split.items()},
+        "history": history.epochs,
+    }
+    write_json(output_dir / "metrics.json", metrics)
+    log.info("Wrote %s", output_dir / "metrics.json")
+    return metrics
