@@ -106,6 +106,17 @@ class SkinLesionDataModule(L.LightningDataModule):
         self.image_size = (int(image_size[0]), int(image_size[1]))
         self.batch_size = batch_size
         self.augment = build_augmentation(augment)
+        if self.augment is not None and self.image_size[0] != self.image_size[1]:
+            swapping = [
+                t
+                for t in self.augment.transforms
+                if type(t).__name__ in ("RandomRotate90", "Transpose")
+            ]
+            if swapping:
+                raise ValueError(
+                    f"augmentation {type(swapping[0]).__name__} swaps height and width, which "
+                    f"needs a square image_size; got {list(self.image_size)}"
+                )
         self.mean, self.std = tuple(mean), tuple(std)
         self.num_workers = default_num_workers() if num_workers is None else int(num_workers)
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory

@@ -6,7 +6,12 @@ from skinseg.training.module import SegmentationModule
 
 
 def register_resolvers() -> None:
-    """OmegaConf resolvers the configs use (``${skinseg.run_name:}``)."""
+    """OmegaConf resolvers the configs use (``${skinseg.run_name:}``, ``${skinseg.cwd:}``)."""
+    import os
+
+    if not OmegaConf.has_resolver("skinseg.cwd"):
+        # Unlike ${hydra:runtime.cwd}, this resolves before Hydra starts a job (sweep dirs).
+        OmegaConf.register_new_resolver("skinseg.cwd", os.getcwd)
     if not OmegaConf.has_resolver("skinseg.run_name"):
         from skinseg.training.run import run_name
 

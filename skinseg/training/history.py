@@ -8,19 +8,29 @@ import lightning as L
 
 
 class MetricsHistory(L.Callback):
-    """Records ``train/*`` and ``val/*`` scalars at the end of each validation epoch."""
+    """Records the ``val/*`` scalars and the epoch's mean training loss after each validation.
+
+    It runs before the checkpoint callbacks save, so a checkpoint holds the history up to and
+    including its own epoch, and a resumed run continues it.
+    """
 
     def __init__(self) -> None:
         self.epochs: list[dict[str, float]] = []
 
-    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Not on_validation_epoch_end: callbacks run before the module's hook logs the epoch.
         if trainer.sanity_checking:
             return
         row: dict[str, float] = {"epoch": trainer.current_epoch}
         for key, value in trainer.callback_metrics.items():
-            if key.startswith(("train/", "val/")):
+            if key.startswith("val/"):
                 v = float(value)
                 row[key] = v if math.isfinite(v) else None
+        # Lightning logs the epoch's train/loss only after validation: read the running mean.
+        train_loss = getattr(pl_module, "train_loss", None)
+        if train_loss is not None and train_loss.update_called:
+            v = float(train_loss.compute())
+            row["train/loss"] = v if math.isfinite(v) else None
         self.epochs.append(row)
 
     def state_dict(self) -> dict:

@@ -91,7 +91,9 @@ def train(cfg: DictConfig) -> dict:
         L.seed_everything(cfg.seed, workers=True)
     torch.set_float32_matmul_precision("high")
 
-    datamodule = hydra.utils.instantiate(cfg.data, split_output=str(output_dir / "split.json"))
+    datamodule = hydra.utils.instantiate(
+        cfg.data, split_output=str(output_dir / "split.json"), _convert_="all"
+    )
     datamodule.setup("fit")  # fail on bad data now, before building anything else
     recipe = {
         **datamodule.recipe(),
@@ -111,8 +113,12 @@ def train(cfg: DictConfig) -> dict:
     log.info("Training %s", run_name())
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
 
+    # Testing from a checkpoint restores callback state too: keep the full history first.
+    epochs_seen = list(history.epochs)
+    best_val = history.best("val/iou")
     test_metrics: dict[str, float] = {}
-    best_path = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    monitored = [c for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)]
+    best_path = monitored[0].best_model_path if monitored else ""
     if cfg.get("test", True) and "test" in datamodule.datasets:
         results = trainer.test(
             module, datamodule=datamodule, ckpt_path=best_path or None, weights_only=False
@@ -120,7 +126,6 @@ def train(cfg: DictConfig) -> dict:
         test_metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
 
     choices = _choices(cfg)
-    best_val = history.best("val/iou")
     params = sum(p.numel() for p in module.net.parameters())
     metrics = {
         "status": "completed",
@@ -140,7 +145,7 @@ def train(cfg: DictConfig) -> dict:
         "accelerator": type(trainer.accelerator).__name__,
         "best_checkpoint": best_path or None,
         "split_sizes": {k: len(v) for k, v in datamodule.split.items()},
-        "history": history.epochs,
+        "history": epochs_seen,
     }
     write_json(output_dir / "metrics.json", metrics)
     log.info("Wrote %s", output_dir / "metrics.json")

@@ -1,0 +1,173 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from skinseg.data import DataValidationError, SkinLesionDataModule, find_isic, find_ph2
+from skinseg.data.layouts import find_folder
+
+from .conftest import make_isic, write_pair
+
+
+def setup_dm(dataset, root, **kwargs):
+    kwargs.setdefault("image_size", (32, 32))
+    kwargs.setdefault("num_workers", 0)
+    kwargs.setdefault("batch_size", 4)
+    dm = SkinLesionDataModule(dataset, str(root), **kwargs)
+    dm.setup()
+    return dm
+
+
+def test_ph2_layout_and_stratified_split(ph2_root, tmp_path):
+    catalog = find_ph2(ph2_root)
+    assert len(catalog.splits["train"]) == 12
+    assert set(catalog.labels.values()) == {"common_nevus", "atypical_nevus", "melanoma"}
+    out = tmp_path / "split.json"
+    dm = setup_dm("ph2", ph2_root, val_fraction=0.25, test_fraction=0.25, split_output=str(out))
+    sizes = {k: len(v) for k, v in dm.split.items()}
+    assert sizes == {"train": 6, "val": 3, "test": 3}
+    # stratified: each diagnosis appears once in val and once in test
+    for name in ("val", "test"):
+        assert sorted(catalog.labels[i] for i in dm.split[name]) == [
+            "atypical_nevus",
+            "common_nevus",
+            "melanoma",
+        ]
+    saved = json.loads(out.read_text())
+    assert saved["train"] == dm.split["train"] and saved["dataset"] == "ph2"
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["image"].shape == (4, 3, 32, 32) and batch["mask"].shape == (4, 1, 32, 32)
+    assert set(batch["mask"].unique().tolist()) <= {0.0, 1.0}
+
+
+def test_ph2_without_spreadsheet_gives_plain_split(ph2_root):
+    (ph2_root / "PH2_dataset.xlsx").unlink()
+    dm = setup_dm("ph2", ph2_root)
+    assert dm.labels == {} and sum(len(v) for v in dm.split.values()) == 12
+
+
+@pytest.mark.parametrize("edition", ["isic2016", "isic2017", "isic2018"])
+def test_isic_layouts_use_official_splits(tmp_path, edition):
+    counts = {"train": 8, "test": 3} if edition == "isic2016" else {"train": 8, "val": 2, "test": 3}
+    root = make_isic(tmp_path / edition, edition, counts)
+    dm = setup_dm(edition, root, val_fraction=0.25)
+    assert len(dm.split["test"]) == 3
+    if edition == "isic2016":  # no official val: carved from training
+        assert len(dm.split["val"]) == 2 and len(dm.split["train"]) == 6
+    else:
+        assert len(dm.split["val"]) == 2 and len(dm.split["train"]) == 8
+
+
+def test_isic_missing_splits_carved_and_superpixels_ignored(tmp_path):
+    root = make_isic(tmp_path / "isic", "isic2017", {"train": 10})
+    images = root / "ISIC-2017_Training_Data"
+    Image.fromarray(np.zeros((40, 48, 3), np.uint8)).save(images / "ISIC_0000000_superpixels.png")
+    dm = setup_dm("isic2017", root, val_fraction=0.2, test_fraction=0.3)
+    assert {k: len(v) for k, v in dm.split.items()} == {"train": 5, "val": 2, "test": 3}
+    assert all("superpixels" not in i for v in dm.split.values() for i in v)
+
+
+def test_folder_layout(folder_root):
+    dm = setup_dm("folder", folder_root, mask_suffix="_mask", val_fraction=0.2, test_fraction=0.2)
+    assert sum(len(v) for v in dm.split.values()) == 10
+
+
+@pytest.mark.parametrize("ext", ["bmp", "jpg", "tif", "png"])
+def test_folder_any_image_format(tmp_path, ext):
+    for i in range(4):
+        write_pair(tmp_path / "images" / f"a{i}.{ext}", tmp_path / "masks" / f"a{i}.png", i)
+    assert len(find_folder(tmp_path).splits["train"]) == 4
+
+
+def test_synthetic_is_deterministic():
+    a = SkinLesionDataModule("synthetic", num_synthetic=12, image_size=(32, 32), num_workers=0)
+    b = SkinLesionDataModule("synthetic", num_synthetic=12, image_size=(32, 32), num_workers=0)
+    a.setup()
+    b.setup()
+    assert a.split == b.split
+    assert np.array_equal(a.datasets["train"].images[0], b.datasets["train"].images[0])
+
+
+def test_split_file_roundtrip(ph2_root, tmp_path):
+    out = tmp_path / "s.json"
+    first = setup_dm("ph2", ph2_root, seed=1, split_output=str(out))
+    again = setup_dm("ph2", ph2_root, seed=99, split_file=str(out))
+    assert again.split == first.split
+
+
+def test_split_file_with_unknown_ids(ph2_root, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"train": ["IMD002", "IMD999"], "val": [], "test": []}))
+    with pytest.raises(ValueError, match="IMD999"):
+        setup_dm("ph2", ph2_root, split_file=str(bad))
+
+
+def test_same_seed_same_split_different_seed_differs(ph2_root):
+    a = setup_dm("ph2", ph2_root, seed=5).split
+    b = setup_dm("ph2", ph2_root, seed=5).split
+    c = setup_dm("ph2", ph2_root, seed=6).split
+    assert a == b and a != c
+
+
+def test_kfold_folds_are_disjoint_and_cover(ph2_root):
+    tests = []
+    for fold in range(3):
+        split = setup_dm("ph2", ph2_root, num_folds=3, fold=fold, val_fraction=0.25).split
+        assert not set(split["train"]) & set(split["val"])
+        assert not (set(split["train"]) | set(split["val"])) & set(split["test"])
+        assert len(split["train"]) + len(split["val"]) + len(split["test"]) == 12
+        tests.append(set(split["test"]))
+    assert all(not (tests[i] & tests[j]) for i in range(3) for j in range(i + 1, 3))
+    assert set().union(*tests) == {f"IMD{i:03d}" for i in range(2, 14)}
+
+
+def test_second_epoch_reads_no_file(ph2_root, monkeypatch):
+    dm = setup_dm("ph2", ph2_root, augment=None)
+    first = [b["image"].clone() for b in dm.train_dataloader()]
+
+    def fail(*args, **kwargs):
+        raise AssertionError("an image file was opened after setup")
+
+    monkeypatch.setattr(Image, "open", fail)
+    second = [b["image"] for b in dm.train_dataloader()]
+    assert sum(len(b) for b in second) == sum(len(b) for b in first)
+
+
+def test_disk_cache_is_used(ph2_root, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    setup_dm("ph2", ph2_root, cache_dir=str(cache))
+    assert len(list(cache.glob("*.npz"))) == 12
+    import skinseg.data.cache as cache_mod
+
+    def fail(*args, **kwargs):
+        raise AssertionError("decoded although cached")
+
+    monkeypatch.setattr(cache_mod, "read_image", fail)
+    setup_dm("ph2", ph2_root, cache_dir=str(cache))
+
+
+def test_rotate90_on_non_square_size_is_refused(ph2_root):
+    import albumentations as A
+
+    with pytest.raises(ValueError, match="square"):
+        SkinLesionDataModule(
+            "ph2", str(ph2_root), image_size=(32, 48), augment=A.Compose([A.RandomRotate90(p=1)])
+        )
+
+
+def test_wrong_arguments():
+    with pytest.raises(ValueError, match="unknown dataset 'ph3'"):
+        SkinLesionDataModule("ph3", "/x")
+    with pytest.raises(ValueError, match="data.root is required"):
+        SkinLesionDataModule("ph2")
+    with pytest.raises(ValueError, match="batch_size"):
+        SkinLesionDataModule("synthetic", batch_size=0)
+    with pytest.raises(ValueError, match="val_fraction"):
+        setup_dm("synthetic", None, val_fraction=1.5)
+
+
+def test_isic_wrong_root_lists_expected_folders(tmp_path):
+    (tmp_path / "something").mkdir()
+    with pytest.raises(DataValidationError, match="ISIC-2017_Training_Data"):
+        find_isic(tmp_path, "isic2017")

@@ -1,0 +1,44 @@
+"""Compose the real Hydra config with tiny limits, as train.py would, for tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import open_dict
+
+import skinseg.training  # noqa: F401  (resolvers)
+
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+
+TINY = [
+    "data=synthetic",
+    "data.num_synthetic=16",
+    "data.image_size=[32,32]",
+    "data.batch_size=4",
+    "data.num_workers=0",
+    "model.base_width=4",
+    "model.depth=2",
+    "trainer.accelerator=cpu",
+    "trainer.max_epochs=1",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+]
+
+
+def compose_config(overrides: list[str], output_dir: Path, tiny: bool = True):
+    """The composed config with Hydra's runtime fields set, as inside a ``@hydra.main`` job."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose(
+            "train", overrides=(TINY if tiny else []) + list(overrides), return_hydra_config=True
+        )
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(output_dir)
+        cfg.hydra.job.override_dirname = ",".join(o for o in overrides if "=" in o)
+        cfg.paths.output_dir = str(output_dir)
+        cfg.paths.log_dir = str(output_dir / "logs")
+    HydraConfig().set_config(cfg)
+    return cfg
