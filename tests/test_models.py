@@ -27,8 +27,14 @@ def test_single_channel_input_and_default_depth(cls):
 
 def test_segnet_uses_pooling_indices():
     model = SegNet(base_width=4, depth=2)
-    assert any(isinstance(m, torch.nn.MaxUnpool2d) for m in model.modules())
     assert all(m.return_indices for m in model.modules() if isinstance(m, torch.nn.MaxPool2d))
+    # The decoder puts each value back where the encoder's maximum was: unpooling a pooled map
+    # reproduces the maxima in place and zeros elsewhere, as nn.MaxUnpool2d does.
+    from skinseg.models.segnet import unpool2x
+
+    x = torch.randn(2, 3, 8, 8)
+    pooled, idx = torch.nn.functional.max_pool2d(x, 2, return_indices=True)
+    assert torch.equal(unpool2x(pooled, idx), torch.nn.MaxUnpool2d(2)(pooled, idx))
 
 
 def test_unet2_uses_learned_resampling():

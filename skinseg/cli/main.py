@@ -9,6 +9,10 @@ from collections.abc import Callable, Sequence
 SUBCOMMANDS: dict[str, str] = {
     "models": "skinseg.cli.models",
     "download": "skinseg.cli.download",
+    "predict": "skinseg.cli.predict",
+    "evaluate": "skinseg.cli.evaluate",
+    "report": "skinseg.cli.report",
+    "export": "skinseg.cli.export",
 }
 
 
@@ -32,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return runners[args.command](args) or 0
-    except (ValueError, FileNotFoundError, PermissionError, OSError) as exc:
+    except (ValueError, OSError, RuntimeError) as exc:
         print(f"skinseg {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -12,6 +12,23 @@ from torch import nn
 from skinseg.models.blocks import ConvBNReLU, PaddedSegmentationModel, check_arch_args, stage_widths
 
 
+def unpool2x(x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """``MaxUnpool2d(2)`` to exactly twice the size, written as a scatter.
+
+    Each value goes back to the position its ``max_pool2d`` index points at (indices are flat
+    per (n, c) plane of the pooling input), zeros elsewhere: the same result as
+    ``nn.MaxUnpool2d``, but expressible in ONNX (``ScatterElements``; ONNX export has no
+    ``max_unpool2d``) and traceable with dynamic sizes.
+
+    Shape:
+        x, indices: (N, C, h, w). Returns (N, C, 2h, 2w).
+    """
+    n, c, h, w = x.shape
+    out = x.new_zeros(n, c, 4 * h * w)
+    out = out.scatter(2, indices.flatten(2), x.flatten(2))
+    return out.view(n, c, 2 * h, 2 * w)
+
+
 class SegNet(PaddedSegmentationModel):
     """SegNet with ``convs_per_stage`` conv-BN-ReLU blocks per encoder and decoder stage.
 
@@ -44,19 +61,19 @@ class SegNet(PaddedSegmentationModel):
             stage(in_channels if i == 0 else widths[i - 1], widths[i]) for i in range(depth)
         )
         self.pool = nn.MaxPool2d(2, return_indices=True)
-        self.unpool = nn.MaxUnpool2d(2)
         # Decoder stage i mirrors encoder stage i: it maps widths[i] back to widths[i-1].
         self.decoder = nn.ModuleList(stage(widths[i], widths[max(i - 1, 0)]) for i in range(depth))
         self.head = nn.Conv2d(widths[0], 1, 3, padding=1)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        indices, sizes = [], []
+        # Input is padded to a multiple of 2**depth, so every unpooling exactly doubles the size
+        # and needs no output_size (which would also stop the model from tracing to ONNX).
+        indices = []
         for block in self.encoder:
             x = block(x)
-            sizes.append(x.shape)
             x, idx = self.pool(x)  # (N, w_i, H/2^(i+1), W/2^(i+1))
             indices.append(idx)
         for i in reversed(range(self.depth)):
-            x = self.unpool(x, indices[i], output_size=sizes[i])  # (N, w_i, H/2^i, W/2^i)
+            x = unpool2x(x, indices[i])  # (N, w_i, H/2^i, W/2^i)
             x = self.decoder[i](x)
         return self.head(x)  # (N, 1, H, W)

@@ -1,0 +1,103 @@
+"""``skinseg evaluate``: score a model, or masks made by anything, at the original resolution."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+HELP = "Score predictions against truth masks: per-image CSV and a summary JSON."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", type=Path, help="predict with this model, then score")
+    source.add_argument("--predictions", type=Path, help="folder of <id>_segmentation.png")
+    parser.add_argument("--images", type=Path, help="folder of images (with --checkpoint)")
+    parser.add_argument("--masks", type=Path, help="folder of truth masks <id><mask-suffix>.*")
+    parser.add_argument(
+        "--mask-suffix",
+        default="_segmentation",
+        help="truth mask name after the id (default: _segmentation, as ISIC)",
+    )
+    parser.add_argument(
+        "--data",
+        choices=["ph2", "isic2016", "isic2017", "isic2018"],
+        help="instead of --images/--masks: a dataset in its authors' layout",
+    )
+    parser.add_argument("--root", type=Path, help="the dataset's folder, with --data")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path("evaluation"),
+        help="where per_image.csv, summary.json (and predictions) go",
+    )
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--device", default="auto")
+
+
+def _samples(args):
+    from skinseg.data import layouts
+    from skinseg.data.layouts import Sample
+
+    if args.data:
+        if not args.root:
+            raise ValueError("--data needs --root")
+        catalog = (
+            layouts.find_ph2(args.root)
+            if args.data == "ph2"
+            else layouts.find_isic(args.root, args.data)
+        )
+        return catalog.all_samples()
+    if not args.masks:
+        raise ValueError("give --masks (and --images with --checkpoint), or --data and --root")
+    masks = sorted(p for p in args.masks.iterdir() if p.is_file() and not p.name.startswith("."))
+    samples = []
+    for m in masks:
+        if not m.stem.endswith(args.mask_suffix):
+            continue
+        sid = m.stem[: len(m.stem) - len(args.mask_suffix)] if args.mask_suffix else m.stem
+        image = None
+        if args.images:
+            from skinseg.inference.evaluate import _find
+
+            image = _find(args.images, sid, ("",))
+            if image is None:
+                raise FileNotFoundError(f"no image {sid}.* in {args.images} for mask {m}")
+        samples.append(Sample(sid, image, m))
+    if not samples:
+        raise FileNotFoundError(f"no masks named <id>{args.mask_suffix}.* in {args.masks}")
+    return samples
+
+
+def run(args: argparse.Namespace) -> int:
+    from skinseg.inference import evaluate as E
+
+    samples = _samples(args)
+    if args.checkpoint:
+        from skinseg.inference.files import write_png
+        from skinseg.inference.loading import load_predictor
+        from skinseg.inference.run import predict_masks
+
+        if any(s.image is None for s in samples):
+            raise ValueError("--checkpoint needs --images (or --data and --root)")
+        predictor = load_predictor(args.checkpoint, args.device)
+        pred_dir = args.output / "predictions"
+        pred_dir.mkdir(parents=True, exist_ok=True)
+        by_image = {s.image: s for s in samples}
+        protected = {s.image.resolve() for s in samples} | {s.mask.resolve() for s in samples}
+        for path, _, _, mask in predict_masks(
+            predictor, list(by_image), tta=args.tta, batch_size=args.batch_size
+        ):
+            write_png(mask * 255, pred_dir / f"{by_image[path].id}_segmentation.png", protected)
+    else:
+        pred_dir = args.predictions
+        if not pred_dir.is_dir():
+            raise FileNotFoundError(f"predictions folder {pred_dir} not found")
+    rows = E.score_files(E.pair_predictions(pred_dir, samples))
+    summary = E.summarise(rows)
+    csv_path, json_path = E.write_results(rows, summary, args.output)
+    print(json.dumps(summary, indent=2))
+    print(f"wrote {csv_path} and {json_path}")
+    return 0

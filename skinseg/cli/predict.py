@@ -1,0 +1,52 @@
+"""``skinseg predict``: lesion masks for new images, in the ISIC submission format."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "Segment an image or a folder: writes <stem>_segmentation.png (0/255) per image."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint", required=True, type=Path, help="best.ckpt, or an .onnx / TorchScript export"
+    )
+    parser.add_argument("--input", required=True, type=Path, help="an image or a folder")
+    parser.add_argument("--output", required=True, type=Path, help="folder for the masks")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="probability threshold (default: the checkpoint's recipe)",
+    )
+    parser.add_argument(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="test-time augmentation (default: the checkpoint's recipe)",
+    )
+    parser.add_argument("--overlay", action="store_true", help="also write <stem>_overlay.png")
+    parser.add_argument(
+        "--probabilities", action="store_true", help="also write <stem>_probability.png (0..255)"
+    )
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+
+
+def run(args: argparse.Namespace) -> int:
+    from skinseg.inference.run import predict_files
+
+    written = predict_files(
+        args.checkpoint,
+        args.input,
+        args.output,
+        threshold=args.threshold,
+        tta=args.tta,
+        overlay=args.overlay,
+        probabilities=args.probabilities,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
+    print(f"wrote {len(written)} mask(s) to {args.output}")
+    return 0

@@ -1,0 +1,112 @@
+"""Export a checkpoint's network to ONNX or TorchScript, verified against PyTorch first."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from skinseg.inference.loading import RECIPE_KEY, load_net_from_checkpoint
+
+FORMATS = ("onnx", "torchscript")
+TOLERANCE = 1e-4
+
+
+def _example(recipe, batch: int = 2) -> torch.Tensor:
+    return torch.randn(batch, 3, *recipe.image_size, generator=torch.Generator().manual_seed(0))
+
+
+def _check(name: str, reference: np.ndarray, got: np.ndarray) -> float:
+    diff = float(np.max(np.abs(reference - got)))
+    if not np.isfinite(diff) or diff > TOLERANCE:
+        raise RuntimeError(
+            f"{name} export differs from PyTorch by {diff:.3g} (max abs) > {TOLERANCE}; "
+            "nothing was written"
+        )
+    return diff
+
+
+def export(checkpoint: str | Path, fmt: str, output: str | Path, opset: int = 17) -> dict:
+    """Write the export to ``output`` only if it matches PyTorch on random input.
+
+    The model takes any batch size and any H, W divisible by ``2**depth`` (skinseg predict
+    always feeds the recipe's size); its recipe is stored inside the file.
+
+    Returns:
+        ``{"output": path, "max_abs_diff": d, "format": fmt}``.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; expected one of {FORMATS}")
+    output = Path(output)
+    if output.resolve() == Path(checkpoint).resolve():
+        raise ValueError(f"refusing to overwrite the checkpoint {checkpoint}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    net, recipe = load_net_from_checkpoint(checkpoint)
+    recipe_json = json.dumps(recipe.to_dict())
+    x = _example(recipe)
+    # Check on another batch size and, where the size allows, another resolution too.
+    h, w = recipe.image_size
+    step = 2 ** getattr(net, "depth", 0)
+    x2 = torch.randn(
+        3, 3, h + step if h % step == 0 else h, w, generator=torch.Generator().manual_seed(1)
+    )
+    with torch.no_grad():
+        refs = [net(x).numpy(), net(x2).numpy()]
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
+    os.close(fd)
+    try:
+        with warnings.catch_warnings():
+            # Tracing bakes the padding branch for sizes divisible by 2**depth, as documented.
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            if fmt == "onnx":
+                diff = _export_onnx(net, x, [x, x2], refs, tmp, recipe_json, opset)
+            else:
+                diff = _export_torchscript(net, x, [x, x2], refs, tmp, recipe_json)
+        os.replace(tmp, output)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return {"output": str(output), "max_abs_diff": diff, "format": fmt}
+
+
+def _export_onnx(net, example, inputs, refs, path, recipe_json, opset) -> float:
+    import onnx
+    import onnxruntime as ort
+
+    axes = {0: "batch", 2: "height", 3: "width"}
+    torch.onnx.export(
+        net,
+        (example,),
+        path,
+        input_names=["image"],
+        output_names=["logits"],
+        dynamic_axes={"image": axes, "logits": axes},
+        opset_version=opset,
+        dynamo=False,
+    )
+    model = onnx.load(path)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = RECIPE_KEY, recipe_json
+    onnx.save(model, path)
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return max(
+        _check("ONNX", ref, session.run(None, {"image": x.numpy()})[0])
+        for x, ref in zip(inputs, refs, strict=True)
+    )
+
+
+def _export_torchscript(net, example, inputs, refs, path, recipe_json) -> float:
+    with torch.no_grad():
+        traced = torch.jit.trace(net, example, check_trace=False)
+    torch.jit.save(traced, path, _extra_files={RECIPE_KEY: recipe_json})
+    loaded = torch.jit.load(path)
+    with torch.no_grad():
+        return max(
+            _check("TorchScript", ref, loaded(x).numpy())
+            for x, ref in zip(inputs, refs, strict=True)
+        )

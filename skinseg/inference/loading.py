@@ -1,0 +1,149 @@
+"""Load a model for prediction from a checkpoint, an ONNX file or a TorchScript file.
+
+Checkpoints are read with ``torch.load(weights_only=True)``: tensors and plain data only, so a
+crafted checkpoint cannot run code. The network is rebuilt from its stored config, whose
+``_target_`` must name one of skinseg's registered models.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from skinseg.inference.predictor import Predictor
+from skinseg.inference.recipe import Recipe
+from skinseg.models import MODELS
+
+RECIPE_KEY = "skinseg.recipe"
+
+
+class CheckpointError(ValueError):
+    """A model file is not a skinseg model or cannot be loaded safely."""
+
+
+def build_net(net_config: dict, source: str = "checkpoint") -> nn.Module:
+    """Rebuild a registered model from its ``_target_`` config (nothing else is instantiated)."""
+    if not isinstance(net_config, dict) or "_target_" not in net_config:
+        raise CheckpointError(f"{source}: no model config (_target_) stored")
+    allowed = {f"{cls.__module__}.{cls.__name__}": cls for cls in MODELS.values()}
+    allowed |= {f"skinseg.models.{cls.__name__}": cls for cls in MODELS.values()}
+    target = net_config["_target_"]
+    if target not in allowed:
+        raise CheckpointError(
+            f"{source}: model {target!r} is not a skinseg model; expected one of {sorted(allowed)}"
+        )
+    kwargs = {k: v for k, v in net_config.items() if not k.startswith("_")}
+    return allowed[target](**kwargs)
+
+
+def read_checkpoint(path: Path) -> dict:
+    """``torch.load`` with ``weights_only=True``, errors turned into :class:`CheckpointError`."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError for crafted files, RuntimeError for non-zip...
+        raise CheckpointError(
+            f"{path}: refused or unreadable as a safe (weights-only) checkpoint: "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+        ) from exc
+
+
+def load_net_from_checkpoint(path: str | Path) -> tuple[nn.Module, Recipe]:
+    """The network (eval mode, CPU) and recipe stored in a training checkpoint."""
+    path = Path(path)
+    ckpt = read_checkpoint(path)
+    meta = ckpt.get("skinseg") if isinstance(ckpt, dict) else None
+    if not isinstance(meta, dict) or "state_dict" not in ckpt:
+        raise CheckpointError(f"{path}: not a skinseg training checkpoint (no 'skinseg' entry)")
+    net = build_net(meta.get("net_config"), str(path))
+    state = {k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not fit the stored model config: {exc}") from exc
+    recipe = Recipe.from_dict(
+        {
+            **(meta.get("recipe") or {}),
+            "threshold": meta.get("recipe", {}).get("threshold", meta.get("threshold", 0.5)),
+        }
+    )
+    return net.eval(), recipe
+
+
+def torch_backend(net: nn.Module, device: str = "cpu"):
+    net = net.to(device).eval()
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            x = torch.from_numpy(batch).to(device)
+            return net(x).float().cpu().numpy()
+
+    return run
+
+
+def onnx_backend(path: Path, device: str = "cpu"):
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise CheckpointError(
+            f"{path}: ONNX models need onnxruntime: pip install 'skinseg[onnx]'"
+        ) from exc
+    providers = ["CPUExecutionProvider"]
+    if device.startswith("cuda"):
+        providers.insert(0, "CUDAExecutionProvider")
+    try:
+        session = ort.InferenceSession(str(path), providers=providers)
+    except Exception as exc:
+        raise CheckpointError(f"{path}: not a loadable ONNX model ({exc})") from exc
+    meta = session.get_modelmeta().custom_metadata_map
+    if RECIPE_KEY not in meta:
+        raise CheckpointError(
+            f"{path}: ONNX model has no {RECIPE_KEY} metadata (not a skinseg export)"
+        )
+    name = session.get_inputs()[0].name
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        return session.run(None, {name: batch.astype(np.float32)})[0]
+
+    return run, Recipe.from_dict(json.loads(meta[RECIPE_KEY]))
+
+
+def torchscript_backend(path: Path, device: str = "cpu"):
+    files = {RECIPE_KEY: ""}
+    try:
+        module = torch.jit.load(str(path), map_location=device, _extra_files=files)
+    except Exception as exc:
+        raise CheckpointError(f"{path}: not a loadable TorchScript model ({exc})") from exc
+    if not files[RECIPE_KEY]:
+        raise CheckpointError(
+            f"{path}: TorchScript model has no {RECIPE_KEY} (not a skinseg export)"
+        )
+    return torch_backend(module, device), Recipe.from_dict(json.loads(files[RECIPE_KEY]))
+
+
+def resolve_device(device: str | None) -> str:
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but CUDA is not available")
+    return device
+
+
+def load_predictor(path: str | Path, device: str | None = None) -> Predictor:
+    """A :class:`Predictor` for a ``.ckpt`` checkpoint, an ``.onnx`` or a TorchScript file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file {path} not found")
+    device = resolve_device(device)
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        backend, recipe = onnx_backend(path, device)
+    elif suffix in (".pt", ".ts", ".torchscript"):
+        backend, recipe = torchscript_backend(path, device)
+    else:
+        net, recipe = load_net_from_checkpoint(path)
+        backend = torch_backend(net, device)
+    return Predictor(backend, recipe, name=str(path))

@@ -1,0 +1,84 @@
+"""Batch prediction over files: read, predict, resize back, post-process, write."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from skinseg.data.io import read_image
+from skinseg.inference.files import check_output_dir, list_images, write_png
+from skinseg.inference.loading import load_predictor
+from skinseg.inference.predictor import Predictor
+
+log = logging.getLogger(__name__)
+
+
+def _batches(paths: list[Path], size: int) -> Iterator[list[Path]]:
+    for i in range(0, len(paths), size):
+        yield paths[i : i + size]
+
+
+def predict_masks(
+    predictor: Predictor,
+    paths: list[Path],
+    threshold: float | None = None,
+    tta: bool | None = None,
+    batch_size: int = 4,
+    progress: bool = True,
+) -> Iterator[tuple[Path, np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield ``(path, image, probabilities, mask)`` for each image, in order."""
+    if batch_size < 1:
+        raise ValueError(f"batch size must be >= 1, got {batch_size}")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    bar = tqdm(total=len(paths), unit="img", disable=not progress or len(paths) < 2)
+    for chunk in _batches(paths, batch_size):
+        images = [read_image(p)[0] for p in chunk]
+        for path, image, probs in zip(chunk, images, predictor.predict(images, tta), strict=True):
+            yield path, image, probs, predictor.to_mask(probs, threshold)
+        bar.update(len(chunk))
+    bar.close()
+
+
+def predict_files(
+    checkpoint: str | Path,
+    input_path: str | Path,
+    output_dir: str | Path,
+    threshold: float | None = None,
+    tta: bool | None = None,
+    overlay: bool = False,
+    probabilities: bool = False,
+    batch_size: int = 4,
+    device: str | None = "auto",
+    progress: bool = True,
+) -> list[Path]:
+    """Write ``<stem>_segmentation.png`` (0/255, the input's size) for every input image.
+
+    All inputs are listed and the model loaded before anything is written.
+    """
+    from skinseg.training.callbacks import overlay as draw_overlay
+
+    paths = list_images(input_path)
+    predictor = load_predictor(checkpoint, device)
+    out = check_output_dir(Path(output_dir), paths)
+    protected = {p.resolve() for p in paths}
+    written = []
+    for path, image, probs, mask in predict_masks(
+        predictor, paths, threshold, tta, batch_size, progress
+    ):
+        written.append(write_png(mask * 255, out / f"{path.stem}_segmentation.png", protected))
+        if overlay:
+            write_png(
+                draw_overlay(image, mask, (255, 0, 0)), out / f"{path.stem}_overlay.png", protected
+            )
+        if probabilities:
+            write_png(
+                np.clip(probs * 255 + 0.5, 0, 255).astype(np.uint8),
+                out / f"{path.stem}_probability.png",
+                protected,
+            )
+    return written
