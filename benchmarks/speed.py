@@ -1,0 +1,359 @@
+"""Speed of skinseg against the machine's limit and against a plain PyTorch loop.
+
+    python benchmarks/speed.py [--quick] [--output benchmarks/results/speed.json]
+
+Measures, on the machine it runs on (CPU, or CUDA where present):
+1. peak dense matmul throughput, fp32 and bf16;
+2. training throughput of each model at 256x256, batch 16, fp32 and bf16-mixed, as images/s
+   and as a fraction of the matching peak (FLOPs of forward + backward counted by PyTorch);
+3. framework overhead: an epoch through the Lightning Trainer that train.py builds vs a
+   hand-written loop on the same model, data, batch size and precision;
+4. input pipeline: images/s the DataModule delivers (cached decode, augmentation, collate);
+5. inference: end-to-end `skinseg predict` images/s on full-size PH2 images (read, predict,
+   resize back, write), checkpoint and ONNX export.
+Prints a table and writes JSON. Ratios, not absolute numbers, are what carries across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from skinseg.losses import BCELoss, ComboLoss, DiceLoss  # noqa: E402
+from skinseg.models import MODELS  # noqa: E402
+
+PH2 = ROOT.parent / "shared" / "data" / "PH2Dataset"
+
+
+def device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def timed(fn, repeat: int, warmup: int = 1) -> float:
+    """Median seconds of ``fn()`` over ``repeat`` runs after ``warmup``."""
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def peak_matmul(dtype: torch.dtype, n: int, repeat: int) -> float:
+    """GFLOP/s of an n x n x n matmul."""
+    a = torch.randn(n, n, device=device()).to(dtype)
+    b = torch.randn(n, n, device=device()).to(dtype)
+    seconds = timed(lambda: a @ b, repeat, warmup=2)
+    return 2 * n**3 / seconds / 1e9
+
+
+def train_flops(model: torch.nn.Module, batch: int, size: int) -> float:
+    """FLOPs of one training step (forward + backward) counted by PyTorch."""
+    x = torch.randn(batch, 3, size, size, device=device())
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model(x).sum().backward()
+    model.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())
+
+
+def autocast(precision: str):
+    return torch.autocast(device(), dtype=torch.bfloat16, enabled=precision == "bf16-mixed")
+
+
+def train_throughput(name: str, precision: str, batch: int, size: int, steps: int) -> dict:
+    torch.manual_seed(0)
+    model = MODELS[name]().to(device()).to(memory_format=torch.channels_last)
+    flops = train_flops(model, batch, size)
+    opt = torch.optim.AdamW(model.parameters(), 1e-3)
+    loss_fn = ComboLoss([BCELoss(), DiceLoss()])
+    x = torch.randn(batch, 3, size, size, device=device()).contiguous(
+        memory_format=torch.channels_last
+    )
+    y = (torch.rand(batch, 1, size, size, device=device()) > 0.5).float()
+
+    def step():
+        with autocast(precision):
+            logits = model(x).float()
+        loss = loss_fn(logits, y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    seconds = timed(step, steps, warmup=2)
+    return {
+        "images_per_s": batch / seconds,
+        "gflops_per_s": flops / seconds / 1e9,
+        "train_gflop_per_image": flops / batch / 1e9,
+    }
+
+
+def plain_loop_epoch(name, precision, datamodule, epochs) -> float:
+    """Images/s of a hand-written loop over the DataModule's train loader."""
+    torch.manual_seed(0)
+    model = MODELS[name]().to(device()).to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), 1e-3)
+    loss_fn = ComboLoss([BCELoss(), DiceLoss()])
+    loader = datamodule.train_dataloader()
+    count, start = 0, None
+    for epoch in range(epochs + 1):  # the first epoch warms up
+        if epoch == 1:
+            sync()
+            start, count = time.perf_counter(), 0
+        for batch in loader:
+            x = batch["image"].to(device()).contiguous(memory_format=torch.channels_last)
+            y = batch["mask"].to(device())
+            with autocast(precision):
+                logits = model(x).float()
+            loss = loss_fn(logits, y)
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            count += x.shape[0]
+    sync()
+    return count / (time.perf_counter() - start)
+
+
+def trainer_epoch(name, precision, datamodule, epochs) -> float:
+    """Images/s of train.py's Lightning Trainer (no validation, logging or checkpoints)."""
+    import lightning as L
+
+    from skinseg.training.module import SegmentationModule
+
+    torch.manual_seed(0)
+
+    class Timer(L.Callback):
+        def __init__(self):
+            self.start, self.count = None, 0
+
+        def on_train_epoch_start(self, trainer, module):
+            if trainer.current_epoch == 1:
+                sync()
+                self.start, self.count = time.perf_counter(), 0
+
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            self.count += batch["image"].shape[0]
+
+        def on_train_end(self, trainer, module):
+            sync()
+            self.seconds = time.perf_counter() - self.start
+
+    module = SegmentationModule(
+        MODELS[name](),
+        ComboLoss([BCELoss(), DiceLoss()]),
+        optimizer=lambda params: torch.optim.AdamW(params, 1e-3),
+        channels_last=True,
+    )
+    timer = Timer()
+    trainer = L.Trainer(
+        max_epochs=epochs + 1,
+        accelerator="auto",
+        devices=1,
+        precision=precision,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        callbacks=[timer],
+    )
+    trainer.fit(module, train_dataloaders=datamodule.train_dataloader())
+    return timer.count / timer.seconds
+
+
+def synthetic_datamodule(count: int, size: int, batch: int, augment: bool = True):
+    import albumentations as A
+
+    from skinseg.data import SkinLesionDataModule
+
+    aug = (
+        A.Compose(
+            [
+                A.HorizontalFlip(),
+                A.VerticalFlip(),
+                A.RandomRotate90(),
+                A.Affine(scale=(0.85, 1.15), rotate=(-30, 30), p=0.5),
+                A.ColorJitter(0.2, 0.2, 0.2, 0.03, p=0.5),
+            ]
+        )
+        if augment
+        else None
+    )
+    dm = SkinLesionDataModule(
+        "synthetic",
+        num_synthetic=count,
+        image_size=(size, size),
+        batch_size=batch,
+        val_fraction=0.0,
+        test_fraction=0.0,
+        augment=aug,
+        num_workers=0,
+    )
+    dm.setup()
+    return dm
+
+
+def input_pipeline(datamodule, epochs: int) -> float:
+    loader = datamodule.train_dataloader()
+    start, count = time.perf_counter(), 0
+    for _ in range(epochs):
+        for batch in loader:
+            count += batch["image"].shape[0]
+    return count / (time.perf_counter() - start)
+
+
+def inference(quick: bool) -> dict:
+    """End-to-end predict on full-size PH2 images (or synthetic ones of PH2's size)."""
+    from PIL import Image
+
+    from skinseg.data.synthetic import generate_sample
+    from skinseg.inference.export import export
+    from skinseg.inference.run import predict_files
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        images = tmp / "images"
+        images.mkdir()
+        n = 8 if quick else 20
+        if PH2.is_dir():
+            sources = sorted((PH2 / "PH2 Dataset images").glob("*/*_Dermoscopic_Image/*.bmp"))[:n]
+            for p in sources:
+                (images / p.name).write_bytes(p.read_bytes())
+            source = f"PH2 BMPs (~765x574), {len(sources)} images"
+        else:
+            for i in range(n):
+                Image.fromarray(generate_sample(i, 0, (574, 765))[0]).save(images / f"s{i}.bmp")
+            source = f"synthetic 765x574 BMPs, {n} images"
+        net = MODELS["unet"]()
+        ckpt = tmp / "model.ckpt"
+        torch.save(
+            {
+                "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
+                "skinseg": {
+                    "net_config": {"_target_": "skinseg.models.UNet"},
+                    "recipe": {"image_size": [256, 256]},
+                },
+            },
+            ckpt,
+        )
+        export(ckpt, "onnx", tmp / "model.onnx")
+        out = {"source": source, "model": "unet (default width) at 256x256"}
+        for label, model in (("checkpoint", ckpt), ("onnx", tmp / "model.onnx")):
+            predict_files(model, images, tmp / "warm", batch_size=4, device="auto", progress=False)
+            start = time.perf_counter()
+            written = predict_files(
+                model, images, tmp / f"out_{label}", batch_size=4, device="auto", progress=False
+            )
+            out[f"{label}_images_per_s"] = len(written) / (time.perf_counter() - start)
+        return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke test)")
+    parser.add_argument(
+        "--output", type=Path, default=ROOT / "benchmarks" / "results" / "speed.json"
+    )
+    parser.add_argument("--models", nargs="+", default=sorted(MODELS))
+    args = parser.parse_args()
+    quick = args.quick
+    batch, size = (4, 128) if quick else (16, 256)
+    steps = 2 if quick else 4
+    report = {
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+        },
+        "settings": {"batch": batch, "size": size, "quick": quick},
+    }
+    n = 1024 if quick else 4096
+    peak = {"fp32": peak_matmul(torch.float32, n, 3), "bf16": peak_matmul(torch.bfloat16, n, 3)}
+    report["peak_gflops"] = peak
+    print(f"peak matmul GFLOP/s: fp32 {peak['fp32']:.0f}, bf16 {peak['bf16']:.0f}", flush=True)
+
+    report["training"] = {}
+    for name in args.models:
+        for precision, key in (("32", "fp32"), ("bf16-mixed", "bf16")):
+            r = train_throughput(name, precision, batch, size, steps)
+            r["fraction_of_peak"] = r["gflops_per_s"] / peak[key]
+            report["training"][f"{name}/{key}"] = r
+            print(
+                f"train {name:7s} {key}: {r['images_per_s']:6.1f} img/s, "
+                f"{r['gflops_per_s']:7.0f} GFLOP/s = {r['fraction_of_peak']:.0%} of peak",
+                flush=True,
+            )
+        fp32 = report["training"][f"{name}/fp32"]["images_per_s"]
+        report["training"][f"{name}/bf16"]["speedup_vs_fp32"] = (
+            report["training"][f"{name}/bf16"]["images_per_s"] / fp32
+        )
+
+    dm = synthetic_datamodule(8 * batch, size, batch)
+    epochs = 1 if quick else 2
+    plain = plain_loop_epoch("unet", "bf16-mixed", dm, epochs)
+    framework = trainer_epoch("unet", "bf16-mixed", dm, epochs)
+    report["overhead"] = {
+        "model": "unet",
+        "precision": "bf16-mixed",
+        "plain_images_per_s": plain,
+        "trainer_images_per_s": framework,
+        "ratio": framework / plain,
+    }
+    print(
+        f"trainer vs plain loop (unet, bf16): {framework:.1f} vs {plain:.1f} img/s, "
+        f"ratio {framework / plain:.3f}",
+        flush=True,
+    )
+
+    pipe = input_pipeline(dm, 2)
+    consumed = max(r["images_per_s"] for k, r in report["training"].items() if "bf16" in k)
+    report["input_pipeline"] = {
+        "images_per_s": pipe,
+        "fastest_training_images_per_s": consumed,
+        "ratio": pipe / consumed,
+    }
+    print(
+        f"input pipeline: {pipe:.0f} img/s = {pipe / consumed:.1f}x the fastest training",
+        flush=True,
+    )
+
+    report["inference"] = inference(quick)
+    inf = report["inference"]
+    print(
+        f"predict end to end ({inf['source']}): checkpoint {inf['checkpoint_images_per_s']:.1f}"
+        f" img/s, onnx {inf['onnx_images_per_s']:.1f} img/s",
+        flush=True,
+    )
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
