@@ -82,9 +82,12 @@ def autocast(precision: str):
     return torch.autocast(device(), dtype=torch.bfloat16, enabled=precision == "bf16-mixed")
 
 
-def train_throughput(name: str, precision: str, batch: int, size: int, steps: int) -> dict:
+def train_throughput(
+    name: str, precision: str, batch: int, size: int, steps: int, channels_last: bool = True
+) -> dict:
     torch.manual_seed(0)
-    model = MODELS[name]().to(device()).to(memory_format=torch.channels_last)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = MODELS[name]().to(device()).to(memory_format=fmt)
     flops = train_flops(model, batch, size)
     opt = torch.optim.AdamW(model.parameters(), 1e-3)
     loss_fn = ComboLoss([BCELoss(), DiceLoss()])
@@ -311,6 +314,18 @@ def main() -> int:
         report["training"][f"{name}/bf16"]["speedup_vs_fp32"] = (
             report["training"][f"{name}/bf16"]["images_per_s"] / fp32
         )
+
+    r = train_throughput("unet", "bf16-mixed", batch, size, steps, channels_last=False)
+    with_cl = report["training"]["unet/bf16"]["images_per_s"] if "unet" in args.models else None
+    report["memory_format"] = {
+        "unet_bf16_contiguous_images_per_s": r["images_per_s"],
+        "unet_bf16_channels_last_images_per_s": with_cl,
+    }
+    print(
+        f"unet bf16 contiguous (NCHW): {r['images_per_s']:.1f} img/s vs channels-last "
+        f"{with_cl if with_cl is None else round(with_cl, 1)}",
+        flush=True,
+    )
 
     dm = synthetic_datamodule(8 * batch, size, batch)
     epochs = 1 if quick else 2

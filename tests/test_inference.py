@@ -422,3 +422,13 @@ def test_report_on_a_sweep(tmp_path):
     assert (tmp_path / "val_iou_curves.png").stat().st_size > 10_000
     assert (tmp_path / "test_iou_grid.png").stat().st_size > 10_000
     assert "unet,bce,2,0" in (tmp_path / "results.csv").read_text()
+
+
+def test_bf16_prediction_close_to_fp32(tmp_path):
+    ckpt = fake_checkpoint(tmp_path / "m.ckpt", "unet")
+    image, _ = generate_sample(3, 2, (64, 80))
+    p32 = load_predictor(ckpt, "cpu", "32").predict([image])[0]
+    p16 = load_predictor(ckpt, "cpu", "bf16").predict([image])[0]
+    assert np.abs(p32 - p16).max() < 0.05
+    with pytest.raises(ValueError, match="precision"):
+        load_predictor(ckpt, "cpu", "fp8")

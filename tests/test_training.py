@@ -150,3 +150,123 @@ def test_tiny_multirun_from_the_command_line(tmp_path):
         events = list((run / "tensorboard").rglob("events.out.tfevents*"))
         assert events and "model=unet" in str(events[0].parent.name)
     assert (tmp_path / "results.md").is_file() and "| unet2 | bce |" in done.stdout
+
+
+def test_nan_loss_fails_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+    cfg = compose_config(["trainer.max_epochs=4", "logger=none"], tmp_path)
+    # 8 training images, batch 4: 2 steps per epoch, so the 5th step is epoch 2, step 4.
+    cfg.loss = {"_target_": "tests.training_helpers.NanAfter", "step": 5}
+    with pytest.raises(FloatingPointError, match=r"loss is nan at epoch 2, step 4"):
+        train(cfg)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["status"] == "failed" and "FloatingPointError" in metrics["error"]
+    assert [h["epoch"] for h in metrics["history"]] == [0, 1]
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    assert last["epoch"] == 1
+
+
+def test_resume_true_continues_in_the_same_run_dir(tmp_path):
+    first = train(compose_config(["trainer.max_epochs=1", "logger=none"], tmp_path))
+    again = train(compose_config(["trainer.max_epochs=2", "logger=none", "resume=true"], tmp_path))
+    assert again["epochs"] == 2 and again["global_steps"] == 2 * first["global_steps"]
+
+
+def test_ctrl_c_saves_a_checkpoint_and_marks_the_run(tmp_path):
+    import signal
+    import time
+
+    cmd = [
+        sys.executable,
+        "train.py",
+        f"hydra.run.dir={tmp_path}",
+        "data=synthetic",
+        "data.num_synthetic=64",
+        "data.image_size=[32,32]",
+        "data.num_workers=0",
+        "model.base_width=4",
+        "model.depth=2",
+        "trainer.max_epochs=500",
+        "trainer.accelerator=cpu",
+        "trainer.enable_progress_bar=false",
+        "logger=none",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while not (tmp_path / "checkpoints" / "last.ckpt").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and metrics["history"]
+    assert (tmp_path / "checkpoints" / "interrupted.ckpt").is_file()
+
+
+def test_deterministic_runs_give_identical_metrics(tmp_path):
+    runs = [
+        train(
+            compose_config(
+                [
+                    "model=segnet",
+                    "trainer.max_epochs=2",
+                    "logger=none",
+                    "deterministic=true",
+                    "seed=3",
+                ],
+                tmp_path / str(i),
+            )
+        )
+        for i in range(2)
+    ]
+    assert runs[0]["test"] == runs[1]["test"]
+    assert runs[0]["history"] == runs[1]["history"]
+
+
+def test_killed_run_resumes_to_the_same_metrics(tmp_path):
+    import signal
+    import time
+
+    common = [
+        "data=synthetic",
+        "data.num_synthetic=48",
+        "data.image_size=[32,32]",
+        "data.num_workers=0",
+        "model.base_width=4",
+        "model.depth=2",
+        "trainer.max_epochs=6",
+        "trainer.accelerator=cpu",
+        "trainer.enable_progress_bar=false",
+        "logger=none",
+        "deterministic=true",
+        "seed=11",
+    ]
+
+    def run(run_dir, *extra, kill_after_epochs=None):
+        cmd = [sys.executable, "train.py", f"hydra.run.dir={run_dir}", *common, *extra]
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if kill_after_epochs is not None:
+            last = run_dir / "checkpoints" / "last.ckpt"
+            deadline = time.time() + 120
+            while time.time() < deadline:
+                if (
+                    last.exists()
+                    and torch.load(last, weights_only=False)["epoch"] >= kill_after_epochs
+                ):
+                    break
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=300)
+        return proc.returncode, err.decode()
+
+    code, err = run(tmp_path / "whole")
+    assert code == 0, err[-2000:]
+    code, _ = run(tmp_path / "killed", kill_after_epochs=2)
+    assert code == -signal.SIGKILL
+    assert not (tmp_path / "killed" / "metrics.json").exists()
+    code, err = run(tmp_path / "killed", "resume=true")
+    assert code == 0, err[-2000:]
+    whole = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    resumed = json.loads((tmp_path / "killed" / "metrics.json").read_text())
+    assert resumed["test"] == whole["test"]
+    assert resumed["epochs"] == whole["epochs"] == 6

@@ -42,3 +42,22 @@ def compose_config(overrides: list[str], output_dir: Path, tiny: bool = True):
         cfg.paths.log_dir = str(output_dir / "logs")
     HydraConfig().set_config(cfg)
     return cfg
+
+
+class NanAfter:
+    """A BCE loss that returns NaN from its ``step``-th training call on (fault injection)."""
+
+    def __new__(cls, step: int = 3):
+        import torch
+
+        from skinseg.losses import BCELoss
+
+        class _Nan(BCELoss):
+            calls = 0
+
+            def forward(self, logits, target):
+                type(self).calls += torch.is_grad_enabled()  # validation runs without grad
+                value = super().forward(logits, target)
+                return value * float("nan") if type(self).calls >= step else value
+
+        return _Nan()

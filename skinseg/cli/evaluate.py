@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="auto", choices=["auto", "32", "bf16"])
 
 
 def _samples(args):
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
         if any(s.image is None for s in samples):
             raise ValueError("--checkpoint needs --images (or --data and --root)")
-        predictor = load_predictor(args.checkpoint, args.device)
+        predictor = load_predictor(args.checkpoint, args.device, args.precision)
         pred_dir = args.output / "predictions"
         pred_dir.mkdir(parents=True, exist_ok=True)
         by_image = {s.image: s for s in samples}

@@ -32,6 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "32", "bf16"],
+        help="auto: bf16 where the hardware is fast at it (AMX CPU, bf16 GPU)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         probabilities=args.probabilities,
         batch_size=args.batch_size,
         device=args.device,
+        precision=args.precision,
     )
     print(f"wrote {len(written)} mask(s) to {args.output}")
     return 0

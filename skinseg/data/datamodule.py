@@ -18,6 +18,7 @@ from skinseg.data.cache import load_pair
 from skinseg.data.dataset import ArraySegmentationDataset
 from skinseg.data.errors import DataValidationError, ProblemReport
 from skinseg.data.io import ImageReadError
+from skinseg.data.sampler import EpochSeededSampler
 from skinseg.data.splits import SPLIT_NAMES, kfold_split, load_split, random_split, save_split
 
 log = logging.getLogger(__name__)
@@ -244,15 +245,15 @@ class SkinLesionDataModule(L.LightningDataModule):
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         if name not in self.datasets:
             raise RuntimeError(f"no {name} split: it is empty or setup() has not run")
+        dataset = self.datasets[name]
         return DataLoader(
-            self.datasets[name],
+            dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle and len(self.datasets[name]) > self.batch_size,
+            sampler=EpochSeededSampler(len(dataset), self.hparams.seed, shuffle=shuffle),
+            drop_last=shuffle and len(dataset) > self.batch_size,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers,
-            generator=torch.Generator().manual_seed(self.hparams.seed) if shuffle else None,
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -38,9 +38,16 @@ class ArraySegmentationDataset(Dataset):
     def __len__(self) -> int:
         return len(self.ids)
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, index: int | tuple[int, int]) -> dict:
+        """An item by index, or by ``(index, seed)`` to fix its augmentation (see
+        :class:`~skinseg.data.sampler.EpochSeededSampler`)."""
+        seed = None
+        if isinstance(index, tuple):
+            index, seed = index
         image, mask = self.images[index], self.masks[index]
         if self.transform is not None:
+            if seed is not None:
+                self.transform.set_random_seed(seed)
             out = self.transform(image=image, mask=mask)
             image, mask = out["image"], out["mask"]
         x, y = to_tensors(image, mask, self.mean, self.std)

@@ -73,12 +73,29 @@ def load_net_from_checkpoint(path: str | Path) -> tuple[nn.Module, Recipe]:
     return net.eval(), recipe
 
 
-def torch_backend(net: nn.Module, device: str = "cpu"):
+def fast_bf16(device: str) -> bool:
+    """Whether bf16 matrix units make bf16 inference much faster here (AMX CPUs, bf16 GPUs)."""
+    if device.startswith("cuda"):
+        return torch.cuda.is_bf16_supported()
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool(amx and amx())
+
+
+def torch_backend(net: nn.Module, device: str = "cpu", precision: str = "auto"):
+    """Run ``net`` channels-last, under bf16 autocast when ``precision`` asks for it (``auto``:
+    where :func:`fast_bf16`; about 4x faster on an AMX CPU, masks differ only at a few border
+    pixels)."""
+    if precision not in ("auto", "32", "bf16"):
+        raise ValueError(f"precision must be 'auto', '32' or 'bf16', got {precision!r}")
+    bf16 = precision == "bf16" or (precision == "auto" and fast_bf16(device))
+    kind = "cuda" if device.startswith("cuda") else "cpu"
     net = net.to(device).eval()
+    if isinstance(net, nn.Module) and not isinstance(net, torch.jit.ScriptModule):
+        net = net.to(memory_format=torch.channels_last)
 
     def run(batch: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            x = torch.from_numpy(batch).to(device)
+        with torch.inference_mode(), torch.autocast(kind, torch.bfloat16, enabled=bf16):
+            x = torch.from_numpy(batch).to(device).contiguous(memory_format=torch.channels_last)
             return net(x).float().cpu().numpy()
 
     return run
@@ -111,7 +128,7 @@ def onnx_backend(path: Path, device: str = "cpu"):
     return run, Recipe.from_dict(json.loads(meta[RECIPE_KEY]))
 
 
-def torchscript_backend(path: Path, device: str = "cpu"):
+def torchscript_backend(path: Path, device: str = "cpu", precision: str = "auto"):
     files = {RECIPE_KEY: ""}
     try:
         module = torch.jit.load(str(path), map_location=device, _extra_files=files)
@@ -121,7 +138,10 @@ def torchscript_backend(path: Path, device: str = "cpu"):
         raise CheckpointError(
             f"{path}: TorchScript model has no {RECIPE_KEY} (not a skinseg export)"
         )
-    return torch_backend(module, device), Recipe.from_dict(json.loads(files[RECIPE_KEY]))
+    return (
+        torch_backend(module, device, precision),
+        Recipe.from_dict(json.loads(files[RECIPE_KEY])),
+    )
 
 
 def resolve_device(device: str | None) -> str:
@@ -132,8 +152,14 @@ def resolve_device(device: str | None) -> str:
     return device
 
 
-def load_predictor(path: str | Path, device: str | None = None) -> Predictor:
-    """A :class:`Predictor` for a ``.ckpt`` checkpoint, an ``.onnx`` or a TorchScript file."""
+def load_predictor(
+    path: str | Path, device: str | None = None, precision: str = "auto"
+) -> Predictor:
+    """A :class:`Predictor` for a ``.ckpt`` checkpoint, an ``.onnx`` or a TorchScript file.
+
+    ``precision`` (``auto``, ``32``, ``bf16``) applies to PyTorch and TorchScript models; ONNX
+    models run in the precision they were exported in.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} not found")
@@ -142,8 +168,8 @@ def load_predictor(path: str | Path, device: str | None = None) -> Predictor:
     if suffix == ".onnx":
         backend, recipe = onnx_backend(path, device)
     elif suffix in (".pt", ".ts", ".torchscript"):
-        backend, recipe = torchscript_backend(path, device)
+        backend, recipe = torchscript_backend(path, device, precision)
     else:
         net, recipe = load_net_from_checkpoint(path)
-        backend = torch_backend(net, device)
+        backend = torch_backend(net, device, precision)
     return Predictor(backend, recipe, name=str(path))

@@ -55,6 +55,7 @@ def predict_files(
     batch_size: int = 4,
     device: str | None = "auto",
     progress: bool = True,
+    precision: str = "auto",
 ) -> list[Path]:
     """Write ``<stem>_segmentation.png`` (0/255, the input's size) for every input image.
 
@@ -63,7 +64,7 @@ def predict_files(
     from skinseg.training.callbacks import overlay as draw_overlay
 
     paths = list_images(input_path)
-    predictor = load_predictor(checkpoint, device)
+    predictor = load_predictor(checkpoint, device, precision)
     out = check_output_dir(Path(output_dir), paths)
     protected = {p.resolve() for p in paths}
     written = []

@@ -15,6 +15,7 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from skinseg.training.checkpoint_io import AtomicCheckpointIO
 from skinseg.training.history import MetricsHistory
 from skinseg.training.module import SegmentationModule
 
@@ -107,15 +108,65 @@ def train(cfg: DictConfig) -> dict:
     if not loggers:
         callbacks = [c for c in callbacks if type(c).__name__ != "LearningRateMonitor"]
     trainer: L.Trainer = hydra.utils.instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers or False,
+        plugins=[AtomicCheckpointIO()],
     )
 
     log.info("Training %s", run_name())
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    choices = _choices(cfg)
+
+    def summary(status: str, test_metrics: dict, best_path: str, error: str | None = None):
+        return {
+            "status": status,
+            "error": error,
+            "run_name": run_name(),
+            "model": choices.get("model", cfg.model.get("_target_", "?").rsplit(".", 1)[-1]),
+            "loss": choices.get("loss", cfg.loss.get("_target_", "?").rsplit(".", 1)[-1]),
+            "data": choices.get("data", cfg.data.get("dataset", "?")),
+            "seed": cfg.get("seed"),
+            "fold": cfg.data.get("fold") if cfg.data.get("num_folds") else None,
+            "test": test_metrics,
+            "best_val": history.best("val/iou"),
+            "epochs": trainer.current_epoch,
+            "global_steps": trainer.global_step,
+            "wall_time_s": round(time.time() - start, 2),
+            "parameters": sum(p.numel() for p in module.net.parameters()),
+            "precision": str(trainer.precision),
+            "accelerator": type(trainer.accelerator).__name__,
+            "best_checkpoint": best_path or None,
+            "split_sizes": {k: len(v) for k, v in datamodule.split.items()},
+            "history": list(history.epochs),
+        }
+
+    ckpt_path = cfg.get("ckpt_path")
+    if cfg.get("resume") and ckpt_path is None:
+        last = output_dir / "checkpoints" / "last.ckpt"
+        ckpt_path = str(last) if last.is_file() else None
+        log.info("Resuming from %s", ckpt_path or "scratch (no last.ckpt yet)")
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+        if trainer.interrupted:
+            raise KeyboardInterrupt("training interrupted")
+    except BaseException as exc:  # also Ctrl-C, which Lightning turns into SystemExit
+        interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
+        status = "interrupted" if interrupted else "failed"
+        if interrupted:
+            try:  # keep the weights of the moment; last.ckpt stays the last whole epoch
+                trainer.save_checkpoint(output_dir / "checkpoints" / "interrupted.ckpt")
+            except Exception as save_error:  # pragma: no cover - best effort only
+                log.warning("could not save interrupted.ckpt: %s", save_error)
+        monitored = [c for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)]
+        best = monitored[0].best_model_path if monitored else ""
+        write_json(
+            output_dir / "metrics.json", summary(status, {}, best, f"{type(exc).__name__}: {exc}")
+        )
+        log.error("Run %s (%s); wrote %s", status, exc, output_dir / "metrics.json")
+        raise
 
     # Testing from a checkpoint restores callback state too: keep the full history first.
     epochs_seen = list(history.epochs)
-    best_val = history.best("val/iou")
     test_metrics: dict[str, float] = {}
     monitored = [c for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)]
     best_path = monitored[0].best_model_path if monitored else ""
@@ -124,29 +175,8 @@ def train(cfg: DictConfig) -> dict:
             module, datamodule=datamodule, ckpt_path=best_path or None, weights_only=False
         )
         test_metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
-
-    choices = _choices(cfg)
-    params = sum(p.numel() for p in module.net.parameters())
-    metrics = {
-        "status": "completed",
-        "run_name": run_name(),
-        "model": choices.get("model", cfg.model.get("_target_", "?").rsplit(".", 1)[-1]),
-        "loss": choices.get("loss", cfg.loss.get("_target_", "?").rsplit(".", 1)[-1]),
-        "data": choices.get("data", cfg.data.get("dataset", "?")),
-        "seed": cfg.get("seed"),
-        "fold": cfg.data.get("fold") if cfg.data.get("num_folds") else None,
-        "test": test_metrics,
-        "best_val": best_val,
-        "epochs": trainer.current_epoch,
-        "global_steps": trainer.global_step,
-        "wall_time_s": round(time.time() - start, 2),
-        "parameters": params,
-        "precision": str(trainer.precision),
-        "accelerator": type(trainer.accelerator).__name__,
-        "best_checkpoint": best_path or None,
-        "split_sizes": {k: len(v) for k, v in datamodule.split.items()},
-        "history": epochs_seen,
-    }
+    history.epochs = epochs_seen
+    metrics = summary("completed", test_metrics, best_path)
     write_json(output_dir / "metrics.json", metrics)
     log.info("Wrote %s", output_dir / "metrics.json")
     return metrics
