@@ -64,6 +64,7 @@ def summarise(runs: list[dict]) -> list[dict]:
             "loss": loss,
             "runs": len(members),
             "failed": sum(r.get("status") != "completed" for r in members),
+            "collapsed": sum(bool(r.get("collapsed")) for r in members),
         }
         for key, _ in COLUMNS:
             row[key] = _mean_std([r.get("test", {}).get(key) for r in members])
@@ -107,12 +108,14 @@ def markdown_table(rows: list[dict]) -> str:
             cells = [f"**{c}**" for c in cells]
         if row["failed"]:
             cells[2] += f" ({row['failed']} failed)"
+        if row["collapsed"]:
+            cells[2] += f" ({row['collapsed']} collapsed)"
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
-    fields = ["model", "loss", "runs", "failed"]
+    fields = ["model", "loss", "runs", "failed", "collapsed"]
     for key, _ in (*COLUMNS, ("val/iou", ""), ("wall_time_s", "")):
         fields += [f"{key}_mean", f"{key}_std"]
     fields.append("parameters")
@@ -120,7 +123,9 @@ def write_csv(rows: list[dict], path: Path) -> None:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         for row in rows:
-            out = {k: row[k] for k in ("model", "loss", "runs", "failed", "parameters")}
+            out = {
+                k: row[k] for k in ("model", "loss", "runs", "failed", "collapsed", "parameters")
+            }
             for key, _ in (*COLUMNS, ("val/iou", ""), ("wall_time_s", "")):
                 out[f"{key}_mean"], out[f"{key}_std"] = row[key]
             writer.writerow(out)
@@ -214,6 +219,18 @@ def plot_heatmap(rows: list[dict], path: Path, key: str = "test/iou") -> None:
     plt.close(fig)
 
 
+def problems(runs: list[dict]) -> str:
+    """A list of failed, interrupted and collapsed runs, so no average hides them."""
+    lines = []
+    for r in runs:
+        name = f"{r.get('model')} + {r.get('loss')} ({r.get('run_dir')})"
+        if r.get("status") != "completed":
+            lines.append(f"- {name}: {r.get('status')}: {r.get('error')}")
+        if r.get("collapsed"):
+            lines.append(f"- {name}: validation collapsed: {r['collapsed']}")
+    return ("\n**Runs to look at:**\n\n" + "\n".join(lines) + "\n") if lines else ""
+
+
 def write_report(sweep_dir: str | Path, figures: bool = True) -> str:
     """Write ``results.md``, ``results.csv`` and the figures into ``sweep_dir``.
 
@@ -227,7 +244,7 @@ def write_report(sweep_dir: str | Path, figures: bool = True) -> str:
     (sweep_dir / "results.md").write_text(
         f"# Sweep results: {sweep_dir.name}\n\n{len(runs)} run(s). Test metrics are per-image "
         "means except IoU (dataset-level); mean ± std over runs of a cell. Best cell in bold.\n\n"
-        f"{table}\n\n![validation IoU curves](val_iou_curves.png)\n\n"
+        f"{table}\n{problems(runs)}\n![validation IoU curves](val_iou_curves.png)\n\n"
         "![test IoU grid](test_iou_grid.png)\n",
         encoding="utf-8",
     )
@@ -235,4 +252,4 @@ def write_report(sweep_dir: str | Path, figures: bool = True) -> str:
     if figures:
         plot_curves(runs, sweep_dir / "val_iou_curves.png")
         plot_heatmap(rows, sweep_dir / "test_iou_grid.png")
-    return table
+    return table + ("\n" + problems(runs) if problems(runs) else "")

@@ -167,6 +167,7 @@ def test_nan_loss_fails_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
 
 def test_resume_true_continues_in_the_same_run_dir(tmp_path):
     first = train(compose_config(["trainer.max_epochs=1", "logger=none"], tmp_path))
+    (tmp_path / "metrics.json").unlink()  # as if killed before finishing
     again = train(compose_config(["trainer.max_epochs=2", "logger=none", "resume=true"], tmp_path))
     assert again["epochs"] == 2 and again["global_steps"] == 2 * first["global_steps"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from skinseg.data.io import read_image
+from skinseg.data.io import ImageReadError, read_image
 from skinseg.inference.files import check_output_dir, list_images, write_png
 from skinseg.inference.loading import load_predictor
 from skinseg.inference.predictor import Predictor
@@ -29,17 +29,33 @@ def predict_masks(
     tta: bool | None = None,
     batch_size: int = 4,
     progress: bool = True,
+    failures: list[str] | None = None,
 ) -> Iterator[tuple[Path, np.ndarray, np.ndarray, np.ndarray]]:
-    """Yield ``(path, image, probabilities, mask)`` for each image, in order."""
+    """Yield ``(path, image, probabilities, mask)`` for each image, in order.
+
+    An unreadable image raises, unless ``failures`` is given: then its error is appended there
+    and the other images go on.
+    """
     if batch_size < 1:
         raise ValueError(f"batch size must be >= 1, got {batch_size}")
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be in [0, 1], got {threshold}")
     bar = tqdm(total=len(paths), unit="img", disable=not progress or len(paths) < 2)
     for chunk in _batches(paths, batch_size):
-        images = [read_image(p)[0] for p in chunk]
-        for path, image, probs in zip(chunk, images, predictor.predict(images, tta), strict=True):
-            yield path, image, probs, predictor.to_mask(probs, threshold)
+        good, images = [], []
+        for p in chunk:
+            try:
+                images.append(read_image(p)[0])
+                good.append(p)
+            except ImageReadError as exc:
+                if failures is None:
+                    raise
+                failures.append(str(exc))
+        if images:
+            for path, image, probs in zip(
+                good, images, predictor.predict(images, tta), strict=True
+            ):
+                yield path, image, probs, predictor.to_mask(probs, threshold)
         bar.update(len(chunk))
     bar.close()
 
@@ -59,7 +75,9 @@ def predict_files(
 ) -> list[Path]:
     """Write ``<stem>_segmentation.png`` (0/255, the input's size) for every input image.
 
-    All inputs are listed and the model loaded before anything is written.
+    All inputs are listed and the model loaded before anything is written. An unreadable image
+    does not stop the others: every failure is listed in one error at the end, after the
+    readable images' masks are written (each file whole, by an atomic rename).
     """
     from skinseg.training.callbacks import overlay as draw_overlay
 
@@ -68,8 +86,9 @@ def predict_files(
     out = check_output_dir(Path(output_dir), paths)
     protected = {p.resolve() for p in paths}
     written = []
+    failures: list[str] = []
     for path, image, probs, mask in predict_masks(
-        predictor, paths, threshold, tta, batch_size, progress
+        predictor, paths, threshold, tta, batch_size, progress, failures
     ):
         written.append(write_png(mask * 255, out / f"{path.stem}_segmentation.png", protected))
         if overlay:
@@ -82,4 +101,9 @@ def predict_files(
                 out / f"{path.stem}_probability.png",
                 protected,
             )
+    if failures:
+        raise ValueError(
+            f"{len(failures)} of {len(paths)} image(s) could not be read "
+            f"({len(written)} mask(s) written to {out}):\n  " + "\n  ".join(failures)
+        )
     return written

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from skinseg.training.checkpoint_io import AtomicCheckpointIO
 from skinseg.training.history import MetricsHistory
 from skinseg.training.module import SegmentationModule
+from skinseg.training.provenance import collapsed, environment
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,13 @@ def train(cfg: DictConfig) -> dict:
     start = time.time()
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    done = output_dir / "metrics.json"
+    if cfg.get("resume") and done.is_file():
+        previous = json.loads(done.read_text(encoding="utf-8"))
+        if previous.get("status") == "completed":
+            log.info("%s: already completed, skipped (resume=true)", output_dir)
+            return previous
+    write_json(output_dir / "environment.json", environment(Path(__file__).resolve().parent))
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     torch.set_float32_matmul_precision("high")
@@ -138,6 +146,7 @@ def train(cfg: DictConfig) -> dict:
             "best_checkpoint": best_path or None,
             "split_sizes": {k: len(v) for k, v in datamodule.split.items()},
             "history": list(history.epochs),
+            "collapsed": collapsed(history.epochs),
         }
 
     ckpt_path = cfg.get("ckpt_path")
@@ -179,4 +188,6 @@ def train(cfg: DictConfig) -> dict:
     metrics = summary("completed", test_metrics, best_path)
     write_json(output_dir / "metrics.json", metrics)
     log.info("Wrote %s", output_dir / "metrics.json")
+    if metrics["collapsed"]:
+        log.warning("Validation collapsed: %s", metrics["collapsed"])
     return metrics

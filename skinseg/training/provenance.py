@@ -1,0 +1,79 @@
+"""What a run directory records so that any number in a report can be regenerated."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = (
+    "skinseg",
+    "torch",
+    "torchvision",
+    "lightning",
+    "torchmetrics",
+    "hydra-core",
+    "omegaconf",
+    "albumentations",
+    "numpy",
+    "pillow",
+    "opencv-python-headless",
+)
+
+
+def git_commit(path: Path) -> dict:
+    """The commit of the repository holding ``path`` and whether it had uncommitted changes."""
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=path, capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return {"commit": None}
+    return {"commit": commit, "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+
+
+def environment(code_dir: Path) -> dict:
+    """Python, platform, package versions and the code's git commit."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    import torch
+
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": versions,
+        "cuda": torch.version.cuda if torch.cuda.is_available() else None,
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+        "git": git_commit(code_dir),
+        "command": sys.argv,
+    }
+
+
+def collapsed(history: list[dict], monitor: str = "val/iou") -> str | None:
+    """Why a run's validation score collapsed, or None.
+
+    A run collapses when it never learned (best below 0.05) or when its last epoch scores
+    below half its best, as a learning rate far too high produces.
+    """
+    values = [h[monitor] for h in history if h.get(monitor) is not None]
+    if not values:
+        return None
+    best, last = max(values), values[-1]
+    if best < 0.05:
+        return f"{monitor} never exceeded 0.05 (best {best:.3f})"
+    if last < 0.5 * best:
+        return f"{monitor} fell from its best {best:.3f} to {last:.3f} in the last epoch"
+    return None
