@@ -218,3 +218,33 @@ def test_predict_goes_on_past_a_bad_file_and_lists_it(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "1 of 3 image(s) could not be read (2 mask(s) written" in err and "b.jpg" in err
     assert sorted(p.name for p in out.iterdir()) == ["a_segmentation.png", "c_segmentation.png"]
+
+
+def test_interrupted_multirun_resumes_skipping_finished_cells(tmp_path):
+    args = [
+        sys.executable,
+        "train.py",
+        "-m",
+        "model=unet,unet2",
+        f"hydra.sweep.dir={tmp_path}",
+        "data=synthetic",
+        "data.num_synthetic=16",
+        "data.image_size=[32,32]",
+        "data.num_workers=0",
+        "model.base_width=4",
+        "model.depth=2",
+        "trainer.max_epochs=1",
+        "trainer.accelerator=cpu",
+        "trainer.enable_progress_bar=false",
+        "logger=none",
+    ]
+    assert subprocess.run(args, cwd=ROOT, capture_output=True, timeout=300).returncode == 0
+    finished = (tmp_path / "0" / "metrics.json").read_text()
+    (tmp_path / "1" / "metrics.json").unlink()  # cell 1 as if the sweep died during it
+    done = subprocess.run(
+        [*args, "resume=true"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "already completed, skipped" in done.stderr + done.stdout
+    assert (tmp_path / "0" / "metrics.json").read_text() == finished
+    assert json.loads((tmp_path / "1" / "metrics.json").read_text())["status"] == "completed"
