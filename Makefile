@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-all lint format demo models clean
+.PHONY: help install test test-slow test-all lint format demo models clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -21,6 +21,9 @@ install: $(STAMP) ## Create .venv and install skinseg (editable) with the dev ex
 
 test: $(STAMP) ## Run the fast test suite
 	$(PY) -m pytest
+
+test-slow: $(STAMP) ## Run only the slow tests (launchers, Optuna, DDP, ../shared/data)
+	$(PY) -m pytest -m slow
 
 test-all: $(STAMP) ## Run every test, slow ones included
 	$(PY) -m pytest -m "slow or not slow"
