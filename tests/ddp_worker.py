@@ -5,8 +5,8 @@ should not host.
 """
 
 import json
-import tempfile
 import sys
+import tempfile
 from functools import partial
 
 import lightning as L
