@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 ISIC = ROOT.parent / "shared" / "data" / "ISIC2017"
 
 
-def worker(root: Path, n: int, size: int, width: int) -> dict:
+def worker(root: Path, n: int, size: int, width: int, budget: float | None) -> dict:
     import lightning as L
+    import numpy as np
     import torch
 
     from skinseg.data import SkinLesionDataModule, find_isic
@@ -43,9 +44,12 @@ def worker(root: Path, n: int, size: int, width: int) -> dict:
             batch_size=16,
             split_file=str(split),
             num_workers=0,
+            cache_budget_mb=budget,
+            cache_dir=str(Path(tmp) / "cache"),
         )
         dm.setup()
         setup_s = time.perf_counter() - start
+        mapped = isinstance(dm.datasets["train"].images[0], np.memmap)
 
     class EpochTimer(L.Callback):
         times: list[float] = []
@@ -78,12 +82,21 @@ def worker(root: Path, n: int, size: int, width: int) -> dict:
     ).fit(module, train_dataloaders=dm.train_dataloader())
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cache_mb = sum(a.nbytes for a in dm.datasets["train"].images) / 2**20
+    status = Path("/proc/self/status")
+    anon_mb = None
+    if status.is_file():  # anonymous (not reclaimable) memory; mapped cache pages are file pages
+        for line in status.read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                anon_mb = int(line.split()[1]) / 1024
     return {
+        "rss_anon_mb": anon_mb,
         "images": n,
         "setup_s": setup_s,
         "epoch_s": timer.times[-1],
         "peak_rss_mb": peak_mb,
         "cache_mb": cache_mb,
+        "memory_mapped": mapped,
+        "budget_mb": budget,
     }
 
 
@@ -93,13 +106,21 @@ def main() -> int:
     parser.add_argument("--root", type=Path, default=ISIC)
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--width", type=int, default=16)
+    parser.add_argument(
+        "--budget-mb",
+        type=float,
+        default=None,
+        help="data.cache_budget_mb; beyond it the cache is memory-mapped",
+    )
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument(
         "--output", type=Path, default=ROOT / "benchmarks" / "results" / "scaling.json"
     )
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.root, args.worker, args.image_size, args.width)))
+        print(
+            json.dumps(worker(args.root, args.worker, args.image_size, args.width, args.budget_mb))
+        )
         return 0
     if not (args.root / "ISIC-2017_Training_Data").is_dir():
         print(f"ISIC 2017 not found at {args.root}; pass --root", file=sys.stderr)
@@ -118,6 +139,7 @@ def main() -> int:
                 str(args.image_size),
                 "--width",
                 str(args.width),
+                *(["--budget-mb", str(args.budget_mb)] if args.budget_mb else []),
             ],
             capture_output=True,
             text=True,
@@ -128,12 +150,21 @@ def main() -> int:
         print(
             f"{n:5d} images: setup {row['setup_s']:6.1f} s, epoch {row['epoch_s']:6.1f} s "
             f"({row['epoch_s'] / n * 1000:.1f} ms/image), peak RSS {row['peak_rss_mb']:.0f} MB,"
-            f" cache {row['cache_mb']:.0f} MB",
+            f" anonymous RSS {row['rss_anon_mb']:.0f} MB, cache {row['cache_mb']:.0f} MB"
+            f"{' memory-mapped' if row['memory_mapped'] else ''}",
             flush=True,
         )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(
-        json.dumps({"image_size": args.image_size, "width": args.width, "rows": rows}, indent=2)
+        json.dumps(
+            {
+                "image_size": args.image_size,
+                "width": args.width,
+                "budget_mb": args.budget_mb,
+                "rows": rows,
+            },
+            indent=2,
+        )
         + "\n"
     )
     print(f"wrote {args.output}")

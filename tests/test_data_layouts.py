@@ -171,3 +171,15 @@ def test_isic_wrong_root_lists_expected_folders(tmp_path):
     (tmp_path / "something").mkdir()
     with pytest.raises(DataValidationError, match="ISIC-2017_Training_Data"):
         find_isic(tmp_path, "isic2017")
+
+
+def test_cache_budget_memory_maps_or_refuses(ph2_root, tmp_path):
+    with pytest.raises(ValueError, match="cache_budget_mb=0.01"):
+        setup_dm("ph2", ph2_root, cache_budget_mb=0.01)
+    dm = setup_dm("ph2", ph2_root, cache_budget_mb=0.01, cache_dir=str(tmp_path / "c"))
+    assert isinstance(dm.datasets["train"].images[0], np.memmap)
+    assert list((tmp_path / "c" / "mmap").glob("*_images.npy"))
+    plain = setup_dm("ph2", ph2_root)
+    assert np.array_equal(np.asarray(dm.datasets["val"].images[1]), plain.datasets["val"].images[1])
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["image"].shape == (4, 3, 32, 32)

@@ -92,6 +92,8 @@ def test_config_typos_list_valid_choices():
         ("empty.png", b"", "file is empty"),
         ("text.jpg", b"this is a text file, not a JPEG", "cannot decode image"),
         ("truncated.bmp", None, "cannot decode image"),
+        ("truncated.jpg", None, "cannot decode image"),
+        ("truncated.png", None, "cannot decode image"),
     ],
 )
 def test_predict_bad_files_give_one_clear_error(tmp_path, capsys, name, content, expected):

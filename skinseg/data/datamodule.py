@@ -60,6 +60,8 @@ class SkinLesionDataModule(L.LightningDataModule):
         split_output: write the split used to this JSON (the run directory's ``split.json``).
         augment: training augmentation (albumentations transforms or Compose), or None.
         cache_dir: optional on-disk cache of decoded, resized arrays.
+        cache_budget_mb: most memory the decoded training arrays may take; beyond it they are
+            memory-mapped from ``cache_dir`` (or setup refuses, naming the size needed).
         mask_suffix: ``folder`` only: masks are ``masks/<stem><mask_suffix>.<ext>``.
         num_synthetic: ``synthetic`` only: number of images generated.
         num_workers: loader workers; None picks a default for the machine.
@@ -84,6 +86,7 @@ class SkinLesionDataModule(L.LightningDataModule):
         split_output: str | None = None,
         augment=None,
         cache_dir: str | None = None,
+        cache_budget_mb: float | None = 8192,
         mask_suffix: str = "_mask",
         num_synthetic: int = 200,
         num_workers: int | None = None,
@@ -159,9 +162,42 @@ class SkinLesionDataModule(L.LightningDataModule):
         return carved
 
     # ------------------------------------------------------------------------------ loading
+    def _storage(self, count: int):
+        """Where decoded arrays live: plain memory within ``cache_budget_mb``, else memory-mapped
+        files in ``cache_dir`` (the OS keeps what fits in RAM), else a clear refusal."""
+        h, w = self.image_size
+        need_mb = count * h * w * 4 / 2**20  # RGB + mask bytes
+        budget = self.hparams.cache_budget_mb
+        if budget is None or need_mb <= budget:
+            return None
+        if not self.hparams.cache_dir:
+            raise ValueError(
+                f"{self.dataset}: {count} images at {h}x{w} need {need_mb:.0f} MB of decoded "
+                f"cache, over data.cache_budget_mb={budget}; set data.cache_dir to keep them in "
+                "memory-mapped files, lower data.image_size, or raise the budget"
+            )
+        folder = Path(self.hparams.cache_dir) / "mmap"
+        folder.mkdir(parents=True, exist_ok=True)
+        tag = f"{self.dataset}_{count}_{h}x{w}_{os.getpid()}"
+        images = np.lib.format.open_memmap(
+            folder / f"{tag}_images.npy", "w+", np.uint8, (count, h, w, 3)
+        )
+        masks = np.lib.format.open_memmap(
+            folder / f"{tag}_masks.npy", "w+", np.uint8, (count, h, w)
+        )
+        log.info(
+            "%s: %.0f MB of decoded images over the %s MB budget: memory-mapped in %s",
+            self.dataset,
+            need_mb,
+            budget,
+            folder,
+        )
+        return images, masks
+
     def _load_files(self, catalog: layouts.Catalog, wanted: set[str]):
         report = ProblemReport(f"{catalog.name} at {self.root}")
         arrays, conversions = {}, {}
+        storage = self._storage(len(wanted))
         for sample in catalog.all_samples():
             if sample.id not in wanted:
                 continue
@@ -174,6 +210,10 @@ class SkinLesionDataModule(L.LightningDataModule):
             except ValueError as exc:
                 report.add("image and mask sizes differ", str(exc))
                 continue
+            if storage is not None:  # copy into the memory map, keep views
+                slot = len(arrays)
+                storage[0][slot], storage[1][slot] = image, mask
+                image, mask = storage[0][slot], storage[1][slot]
             arrays[sample.id] = (image, mask)
             for note in notes:
                 conversions.setdefault(note, []).append(sample.id)
