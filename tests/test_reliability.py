@@ -16,7 +16,7 @@ from skinseg.training.provenance import collapsed
 from skinseg.training.run import train
 
 from .test_inference import fake_checkpoint
-from .training_helpers import compose_config
+from .training_helpers import TINY_CLI, compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -229,15 +229,8 @@ def test_interrupted_multirun_resumes_skipping_finished_cells(tmp_path):
         "-m",
         "model=unet,unet2",
         f"hydra.sweep.dir={tmp_path}",
-        "data=synthetic",
-        "data.num_synthetic=16",
-        "data.image_size=[32,32]",
-        "data.num_workers=0",
-        "model.base_width=4",
-        "model.depth=2",
+        *TINY_CLI,
         "trainer.max_epochs=1",
-        "trainer.accelerator=cpu",
-        "trainer.enable_progress_bar=false",
         "logger=none",
     ]
     assert subprocess.run(args, cwd=ROOT, capture_output=True, timeout=300).returncode == 0

@@ -8,19 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from .training_helpers import TINY_CLI
+
 ROOT = Path(__file__).resolve().parents[1]
-TINY = [
-    "data=synthetic",
-    "data.num_synthetic=16",
-    "data.image_size=[32,32]",
-    "data.num_workers=0",
-    "model.base_width=4",
-    "model.depth=2",
-    "trainer.max_epochs=1",
-    "trainer.accelerator=cpu",
-    "trainer.enable_progress_bar=false",
-    "logger=none",
-]
+TINY = [*TINY_CLI, "trainer.max_epochs=1", "logger=none"]
 
 
 def run_train(*args, env=None, timeout=600):

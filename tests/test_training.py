@@ -9,7 +9,7 @@ from hydra.utils import instantiate
 
 from skinseg.training.run import build_module, train
 
-from .training_helpers import compose_config
+from .training_helpers import TINY_CLI, compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = {
@@ -130,15 +130,8 @@ def test_tiny_multirun_from_the_command_line(tmp_path):
         "model=unet,unet2",
         "loss=bce",
         f"hydra.sweep.dir={tmp_path}",
-        "data=synthetic",
-        "data.num_synthetic=16",
-        "data.image_size=[32,32]",
-        "data.num_workers=0",
-        "model.base_width=4",
-        "model.depth=2",
+        *TINY_CLI,
         "trainer.max_epochs=2",
-        "trainer.accelerator=cpu",
-        "trainer.enable_progress_bar=false",
     ]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

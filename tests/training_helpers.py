@@ -28,6 +28,19 @@ TINY = [
 ]
 
 
+# The same tiny settings as command-line overrides, for tests that run train.py itself.
+TINY_CLI = [
+    "data=synthetic",
+    "data.num_synthetic=16",
+    "data.image_size=[32,32]",
+    "data.num_workers=0",
+    "model.base_width=4",
+    "model.depth=2",
+    "trainer.accelerator=cpu",
+    "trainer.enable_progress_bar=false",
+]
+
+
 def compose_config(overrides: list[str], output_dir: Path, tiny: bool = True):
     """The composed config with Hydra's runtime fields set, as inside a ``@hydra.main`` job."""
     GlobalHydra.instance().clear()
