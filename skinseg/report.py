@@ -163,6 +163,9 @@ def plot_curves(runs: list[dict], path: Path) -> None:
             label=label,
             linewidth=1.6,
         )
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation IoU")
     ax.set_title("Validation IoU per epoch (colour: model, line style: loss)")
