@@ -61,9 +61,9 @@ def _samples(args):
         sid = m.stem[: len(m.stem) - len(args.mask_suffix)] if args.mask_suffix else m.stem
         image = None
         if args.images:
-            from skinseg.inference.evaluate import _find
+            from skinseg.inference.evaluate import find_file
 
-            image = _find(args.images, sid, ("",))
+            image = find_file(args.images, sid, ("",))
             if image is None:
                 raise FileNotFoundError(f"no image {sid}.* in {args.images} for mask {m}")
         samples.append(Sample(sid, image, m))

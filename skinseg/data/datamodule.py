@@ -308,9 +308,3 @@ class SkinLesionDataModule(L.LightningDataModule):
     def recipe(self) -> dict:
         """What prediction needs to preprocess new images as in training."""
         return {"image_size": list(self.image_size), "mean": list(self.mean), "std": list(self.std)}
-
-    def sample_arrays(self, name: str, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """The first ``count`` un-augmented images and masks of a split (for visualisation)."""
-        ds = self.datasets[name]
-        n = min(count, len(ds))
-        return np.stack(ds.images[:n]), np.stack(ds.masks[:n])

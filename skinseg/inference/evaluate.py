@@ -42,7 +42,8 @@ def score_pair(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     return out
 
 
-def _find(folder: Path, stem: str, suffixes: tuple[str, ...]) -> Path | None:
+def find_file(folder: Path, stem: str, suffixes: tuple[str, ...]) -> Path | None:
+    """The first ``<stem><suffix><ext>`` in ``folder`` (PNG first, then any image type)."""
     for suffix in suffixes:
         for ext in (".png", *IMAGE_EXTENSIONS):
             candidate = folder / f"{stem}{suffix}{ext}"
@@ -59,7 +60,7 @@ def pair_predictions(pred_dir: Path, samples: list[Sample]) -> list[tuple[str, P
     """
     pairs, missing = [], []
     for s in samples:
-        pred = _find(pred_dir, s.id, ("_segmentation", "_Segmentation", ""))
+        pred = find_file(pred_dir, s.id, ("_segmentation", "_Segmentation", ""))
         if pred is None:
             missing.append(s.id)
         else:

@@ -36,7 +36,7 @@ def list_images(path: str | Path) -> list[Path]:
     return files
 
 
-def check_output_dir(output: Path, inputs: list[Path]) -> Path:
+def check_output_dir(output: Path) -> Path:
     """Create ``output`` and check it is writable.
 
     Raises:

@@ -83,7 +83,7 @@ def predict_files(
 
     paths = list_images(input_path)
     predictor = load_predictor(checkpoint, device, precision)
-    out = check_output_dir(Path(output_dir), paths)
+    out = check_output_dir(Path(output_dir))
     protected = {p.resolve() for p in paths}
     written = []
     failures: list[str] = []
