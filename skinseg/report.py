@@ -17,6 +17,20 @@ COLUMNS = (
 )
 
 
+def history_from_events(run_dir: Path, tag: str = "val/iou") -> list[dict]:
+    """Per-epoch ``tag`` from a run's TensorBoard events (for runs whose metrics.json has no
+    history, e.g. written by an older version or cut short)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    history: list[dict] = []
+    for folder in sorted({p.parent for p in run_dir.rglob("events.out.tfevents*")}):
+        acc = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+        acc.Reload()
+        if tag in acc.Tags().get("scalars", []):
+            history = [{"epoch": i, tag: e.value} for i, e in enumerate(acc.Scalars(tag))]
+    return history
+
+
 def load_runs(sweep_dir: str | Path) -> list[dict]:
     """Every run's ``metrics.json`` under ``sweep_dir`` (each with its ``run_dir`` added).
 
@@ -33,6 +47,8 @@ def load_runs(sweep_dir: str | Path) -> list[dict]:
         except (OSError, json.JSONDecodeError) as exc:
             raise ValueError(f"{path}: not a readable metrics.json ({exc})") from exc
         data["run_dir"] = str(path.parent)
+        if not data.get("history"):
+            data["history"] = history_from_events(path.parent)
         runs.append(data)
     if not runs:
         raise FileNotFoundError(f"no metrics.json under {sweep_dir}; is it a skinseg multirun?")

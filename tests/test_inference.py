@@ -432,3 +432,21 @@ def test_bf16_prediction_close_to_fp32(tmp_path):
     assert np.abs(p32 - p16).max() < 0.05
     with pytest.raises(ValueError, match="precision"):
         load_predictor(ckpt, "cpu", "fp8")
+
+
+def test_report_reads_curves_from_tensorboard_events(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    from skinseg.report import load_runs
+
+    run = tmp_path / "0"
+    writer = SummaryWriter(str(run / "tensorboard" / "model=unet"))
+    for step, value in enumerate([0.3, 0.5, 0.6]):
+        writer.add_scalar("val/iou", value, step * 10)
+    writer.close()
+    (run / "metrics.json").write_text(
+        json.dumps({"status": "completed", "model": "unet", "loss": "bce", "test": {}})
+    )
+    history = load_runs(tmp_path)[0]["history"]
+    assert [h["epoch"] for h in history] == [0, 1, 2]
+    assert [round(h["val/iou"], 3) for h in history] == [0.3, 0.5, 0.6]
