@@ -9,6 +9,8 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
+from skinseg.atomic import atomic_path, write_text
+
 COLUMNS = (
     ("test/iou", "IoU"),
     ("test/jaccard", "Jaccard"),
@@ -135,7 +137,7 @@ def write_csv(rows: list[dict], path: Path) -> None:
     for key, _ in (*COLUMNS, ("val/iou", ""), ("wall_time_s", "")):
         fields += [f"{key}_mean", f"{key}_std"]
     fields.append("parameters")
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         for row in rows:
@@ -260,12 +262,12 @@ def write_report(sweep_dir: str | Path, figures: bool = True) -> str:
     runs = load_runs(sweep_dir)
     rows = summarise(runs)
     table = markdown_table(rows)
-    (sweep_dir / "results.md").write_text(
+    write_text(
+        sweep_dir / "results.md",
         f"# Sweep results: {sweep_dir.name}\n\n{len(runs)} run(s). Test metrics are per-image "
         "means except IoU (dataset-level); mean ± std over runs of a cell. Best cell in bold.\n\n"
         f"{table}\n{problems(runs)}\n![validation IoU curves](val_iou_curves.png)\n\n"
         "![test IoU grid](test_iou_grid.png)\n",
-        encoding="utf-8",
     )
     write_csv(rows, sweep_dir / "results.csv")
     if figures:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
+
+from skinseg.atomic import write_text
 
 
 def replace_block(path: Path, name: str, content: str) -> bool:
@@ -25,8 +25,5 @@ def replace_block(path: Path, name: str, content: str) -> bool:
     new = f"{head}{start}\n{content.strip()}\n{end}{tail}"
     if new == text:
         return False
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(new)
-    os.replace(tmp, path)
+    write_text(path, new)
     return True

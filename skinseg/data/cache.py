@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from skinseg.atomic import atomic_path
 from skinseg.data.io import read_image, read_mask
 from skinseg.data.layouts import Sample
 
@@ -73,10 +72,7 @@ def load_pair(
         )
     image, mask = resize_pair(image, mask, size)
     if entry is not None:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".npz")
-        with os.fdopen(fd, "wb") as f:
+        with atomic_path(entry) as tmp, open(tmp, "wb") as f:
             np.savez(f, image=image, mask=mask)
-        os.replace(tmp, entry)
     notes = [f"image {n}" for n in image_notes] + [f"mask {n}" for n in mask_notes]
     return image, mask, notes

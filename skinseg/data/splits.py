@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+
+from skinseg.atomic import write_json
 
 SPLIT_NAMES = ("train", "val", "test")
 
@@ -98,13 +98,7 @@ def kfold_split(
 def save_split(split: dict[str, list[str]], path: str | Path, meta: dict | None = None) -> Path:
     """Write a split as JSON atomically (temporary file, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {**(meta or {}), **{k: list(split.get(k, [])) for k in SPLIT_NAMES}}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(payload, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
+    write_json(path, {**(meta or {}), **{k: list(split.get(k, [])) for k in SPLIT_NAMES}})
     return path
 
 

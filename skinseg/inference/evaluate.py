@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import csv
-import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
+from skinseg.atomic import atomic_path, write_json
 from skinseg.data.io import IMAGE_EXTENSIONS, ImageReadError, read_mask
 from skinseg.data.layouts import Sample
 from skinseg.metrics import functional as MF
@@ -100,18 +98,11 @@ def summarise(rows: list[dict]) -> dict:
 
 def write_results(rows: list[dict], summary: dict, output: Path) -> tuple[Path, Path]:
     """``per_image.csv`` and ``summary.json`` in ``output``, each written atomically."""
-    output.mkdir(parents=True, exist_ok=True)
     paths = (output / "per_image.csv", output / "summary.json")
-    fd, tmp = tempfile.mkstemp(dir=output, prefix=".per_image.")
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(paths[0]) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=["id", *SCORES])
         writer.writeheader()
         for r in rows:
             writer.writerow({"id": r["id"], **{k: f"{r[k]:.8f}" for k in SCORES}})
-    os.replace(tmp, paths[0])
-    fd, tmp = tempfile.mkstemp(dir=output, prefix=".summary.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, paths[1])
+    write_json(paths[1], summary)
     return paths

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from skinseg.atomic import atomic_path
 from skinseg.inference.loading import RECIPE_KEY, load_net_from_checkpoint
 
 FORMATS = ("onnx", "torchscript")
@@ -57,20 +56,14 @@ def export(checkpoint: str | Path, fmt: str, output: str | Path, opset: int = 17
     )
     with torch.no_grad():
         refs = [net(x).numpy(), net(x2).numpy()]
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():
-            # Tracing bakes the padding branch for sizes divisible by 2**depth, as documented.
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            warnings.simplefilter("ignore", FutureWarning)
-            if fmt == "onnx":
-                diff = _export_onnx(net, x, [x, x2], refs, tmp, recipe_json, opset)
-            else:
-                diff = _export_torchscript(net, x, [x, x2], refs, tmp, recipe_json)
-        os.replace(tmp, output)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(output) as tmp, warnings.catch_warnings():
+        # Tracing bakes the padding branch for sizes divisible by 2**depth, as documented.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        if fmt == "onnx":
+            diff = _export_onnx(net, x, [x, x2], refs, str(tmp), recipe_json, opset)
+        else:
+            diff = _export_torchscript(net, x, [x, x2], refs, str(tmp), recipe_json)
     return {"output": str(output), "max_abs_diff": diff, "format": fmt}
 
 

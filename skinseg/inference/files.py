@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from skinseg.atomic import atomic_path
 from skinseg.data.io import IMAGE_EXTENSIONS
 
 
@@ -61,12 +61,6 @@ def write_png(array: np.ndarray, path: Path, protected: set[Path] = frozenset())
     target = Path(path).resolve()
     if target in protected:
         raise ValueError(f"refusing to overwrite input file {target}")
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".png")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            Image.fromarray(array).save(f, format="PNG")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(target, suffix=".png") as tmp:
+        Image.fromarray(array).save(tmp, format="PNG")
     return target

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import tempfile
 import time
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from skinseg.atomic import write_json
 from skinseg.training.checkpoint_io import AtomicCheckpointIO
 from skinseg.training.history import MetricsHistory
 from skinseg.training.module import SegmentationModule
@@ -57,14 +56,10 @@ def instantiate_dict(section: DictConfig | None) -> list:
     ]
 
 
-def write_json(path: Path, payload: dict) -> None:
-    """Write JSON atomically, so a crash never leaves a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(payload, f, indent=2, sort_keys=True, default=str)
-        f.write("\n")
-    os.replace(tmp, path)
+def best_checkpoint(trainer: L.Trainer) -> str:
+    """Path of the best checkpoint of the first monitored ModelCheckpoint ('' if none)."""
+    monitored = [c for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)]
+    return monitored[0].best_model_path if monitored else ""
 
 
 def build_module(cfg: DictConfig, recipe: dict) -> SegmentationModule:
@@ -166,8 +161,7 @@ def train(cfg: DictConfig) -> dict:
                 trainer.save_checkpoint(output_dir / "checkpoints" / "interrupted.ckpt")
             except Exception as save_error:  # pragma: no cover - best effort only
                 log.warning("could not save interrupted.ckpt: %s", save_error)
-        monitored = [c for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)]
-        best = monitored[0].best_model_path if monitored else ""
+        best = best_checkpoint(trainer)
         write_json(
             output_dir / "metrics.json", summary(status, {}, best, f"{type(exc).__name__}: {exc}")
         )
@@ -177,8 +171,7 @@ def train(cfg: DictConfig) -> dict:
     # Testing from a checkpoint restores callback state too: keep the full history first.
     epochs_seen = list(history.epochs)
     test_metrics: dict[str, float] = {}
-    monitored = [c for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)]
-    best_path = monitored[0].best_model_path if monitored else ""
+    best_path = best_checkpoint(trainer)
     if cfg.get("test", True) and "test" in datamodule.datasets:
         results = trainer.test(
             module, datamodule=datamodule, ckpt_path=best_path or None, weights_only=False
