@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import lightning as L
@@ -17,7 +17,7 @@ from skinseg.data.augment import IMAGENET_MEAN, IMAGENET_STD, build_augmentation
 from skinseg.data.cache import load_pair
 from skinseg.data.dataset import ArraySegmentationDataset
 from skinseg.data.errors import DataValidationError, ProblemReport
-from skinseg.data.io import ImageReadError
+from skinseg.data.io import ImageReadError, read_image, read_mask
 from skinseg.data.sampler import EpochSeededSampler
 from skinseg.data.splits import SPLIT_NAMES, kfold_split, load_split, random_split, save_split
 
@@ -128,6 +128,8 @@ class SkinLesionDataModule(L.LightningDataModule):
         self.split: dict[str, list[str]] | None = None
         self.datasets: dict[str, ArraySegmentationDataset] = {}
         self.labels: dict[str, str] = {}
+        self._sources: dict[str, layouts.Sample] = {}
+        self._synthetic: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     # ------------------------------------------------------------------ discovery and split
     def _catalog(self) -> layouts.Catalog:
@@ -235,10 +237,12 @@ class SkinLesionDataModule(L.LightningDataModule):
         hp = self.hparams
         if self.dataset == "synthetic":
             ids, arrays = self._load_synthetic()
+            self._synthetic = arrays
             official = {"train": ids}
         else:
             catalog = self._catalog()
             self.labels = catalog.labels
+            self._sources = {s.id: s for s in catalog.all_samples()}
             official = {k: [s.id for s in v] for k, v in catalog.splits.items()}
             arrays = None
         known = {i for v in official.values() for i in v}
@@ -266,6 +270,18 @@ class SkinLesionDataModule(L.LightningDataModule):
         if hp.split_output:
             self.save_split(hp.split_output)
         log.info("%s: %s", self.dataset, {k: len(v) for k, v in self.split.items()})
+
+    def originals(self, name: str) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """``(id, image, mask)`` of a split at the files' own resolution (generated arrays for
+        synthetic data), read one at a time: what `skinseg predict` would be given."""
+        if self.split is None:
+            raise RuntimeError("setup() must run before reading a split")
+        for sid in self.split[name]:
+            if sid in self._synthetic:
+                yield sid, *self._synthetic[sid]
+            else:
+                sample = self._sources[sid]
+                yield sid, read_image(sample.image)[0], read_mask(sample.mask)[0]
 
     def save_split(self, path: str | Path) -> Path:
         """Write the split in use as JSON."""

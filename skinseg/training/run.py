@@ -14,6 +14,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from skinseg.atomic import write_json
+from skinseg.training.calibrate import calibrate_and_score
 from skinseg.training.checkpoint_io import AtomicCheckpointIO
 from skinseg.training.history import MetricsHistory
 from skinseg.training.module import SegmentationModule
@@ -178,6 +179,19 @@ def train(cfg: DictConfig) -> dict:
         )
         test_metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
     history.epochs = epochs_seen
+    calibration = cfg.get("calibration") or {}
+    wanted = calibration.get("select_threshold") or calibration.get("full_resolution_test")
+    if best_path and wanted:
+        test_metrics.update(
+            calibrate_and_score(
+                Path(best_path),
+                datamodule,
+                output_dir,
+                select_threshold=bool(calibration.get("select_threshold")),
+                thresholds=list(calibration.get("thresholds") or []),
+                score_test=bool(calibration.get("full_resolution_test")),
+            )
+        )
     metrics = summary("completed", test_metrics, best_path)
     write_json(output_dir / "metrics.json", metrics)
     log.info("Wrote %s", output_dir / "metrics.json")
