@@ -16,6 +16,9 @@ COLUMNS = (
     ("test/jaccard", "Jaccard"),
     ("test/dice", "Dice"),
     ("test/threshold_jaccard", "Thr. Jaccard"),
+    # The shipped recipe (TTA, post-processing, chosen threshold) at each image's own size.
+    ("test_full/jaccard", "Jaccard (full res.)"),
+    ("test_full/threshold_jaccard", "Thr. Jaccard (full res.)"),
 )
 
 
@@ -94,21 +97,27 @@ def summarise(runs: list[dict]) -> list[dict]:
 
 
 def _rank_key(row: dict) -> float:
-    for key in ("test/jaccard", "val/iou"):
+    for key in ("test_full/jaccard", "test/jaccard", "val/iou"):
         mean = row[key][0]
         if not math.isnan(mean):
             return mean
     return -1.0
 
 
+def _present(rows: list[dict]) -> list[tuple[str, str]]:
+    """The test columns some row has a value for."""
+    return [(k, label) for k, label in COLUMNS if any(not math.isnan(r[k][0]) for r in rows)]
+
+
 def markdown_table(rows: list[dict]) -> str:
     """The table as Markdown, the best cell (by test Jaccard, else val IoU) in bold."""
     best = max(rows, key=_rank_key) if rows else None
+    columns = _present(rows)
     head = [
         "model",
         "loss",
         "runs",
-        *(label for _, label in COLUMNS),
+        *(label for _, label in columns),
         "best val IoU",
         "parameters",
         "train time (s)",
@@ -116,7 +125,7 @@ def markdown_table(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         cells = [row["model"], row["loss"], str(row["runs"])]
-        cells += [_fmt(*row[key]) for key, _ in COLUMNS]
+        cells += [_fmt(*row[key]) for key, _ in columns]
         cells += [
             _fmt(*row["val/iou"]),
             f"{(row['parameters'] or 0) / 1e6:.2f} M",
@@ -150,7 +159,8 @@ def write_csv(rows: list[dict], path: Path) -> None:
 
 
 def plot_curves(runs: list[dict], path: Path) -> None:
-    """Validation IoU per epoch, one labelled line per run."""
+    """Validation IoU per epoch, one labelled line per model x loss cell (the mean of its runs,
+    with their range shaded, when it has several)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -161,26 +171,33 @@ def plot_curves(runs: list[dict], path: Path) -> None:
     models = sorted({str(r.get("model")) for r in runs})
     styles = ["-", "--", ":", "-."]
     losses = sorted({str(r.get("loss")) for r in runs})
-    several_seeds = len({r.get("seed") for r in runs}) > 1
+    cells: dict[tuple[str, str], list[list[dict]]] = defaultdict(list)
     for run in runs:
         hist = [h for h in run.get("history", []) if h.get("val/iou") is not None]
-        if not hist:
-            continue
-        colour = cmap(models.index(str(run.get("model"))) % 10)
-        style = styles[losses.index(str(run.get("loss"))) % len(styles)]
-        label = f"{run.get('model')} + {run.get('loss')}"
-        if run.get("fold") is not None:
-            label += f" (fold {run['fold']})"
-        elif several_seeds:
-            label += f" (seed {run.get('seed')})"
-        ax.plot(
-            [h["epoch"] + 1 for h in hist],
-            [h["val/iou"] for h in hist],
-            style,
-            color=colour,
-            label=label,
-            linewidth=1.6,
-        )
+        if hist:
+            cells[(str(run.get("model")), str(run.get("loss")))].append(hist)
+    for (model, loss), hists in sorted(cells.items()):
+        colour = cmap(models.index(model) % 10)
+        style = styles[losses.index(loss) % len(styles)]
+        label = f"{model} + {loss}"
+        if len(hists) == 1:
+            xs, mean = [h["epoch"] + 1 for h in hists[0]], [h["val/iou"] for h in hists[0]]
+        else:  # folds or seeds: their mean, and a band from the lowest to the highest
+            by_epoch: dict[int, list[float]] = defaultdict(list)
+            for hist in hists:
+                for h in hist:
+                    by_epoch[h["epoch"] + 1].append(h["val/iou"])
+            xs = sorted(by_epoch)
+            mean = [statistics.fmean(by_epoch[x]) for x in xs]
+            ax.fill_between(
+                xs,
+                [min(by_epoch[x]) for x in xs],
+                [max(by_epoch[x]) for x in xs],
+                color=colour,
+                alpha=0.08,
+            )
+            label += f" (mean of {len(hists)})"
+        ax.plot(xs, mean, style, color=colour, label=label, linewidth=1.6)
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -188,21 +205,26 @@ def plot_curves(runs: list[dict], path: Path) -> None:
     ax.set_ylabel("validation IoU")
     ax.set_title("Validation IoU per epoch (colour: model, line style: loss)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, ncol=2 if len(runs) > 6 else 1, loc="lower right")
+    ax.legend(fontsize=8, ncol=2 if len(cells) > 6 else 1, loc="lower right")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
 
 
-def plot_heatmap(rows: list[dict], path: Path, key: str = "test/iou") -> None:
-    """The model x loss grid of ``key`` (falls back to best validation IoU without tests)."""
+def plot_heatmap(rows: list[dict], path: Path, key: str | None = None) -> None:
+    """The model x loss grid of ``key`` (by default full-resolution Jaccard, else test IoU,
+    else best validation IoU)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    if all(math.isnan(r[key][0]) for r in rows):
+    for candidate in [key] if key else ["test_full/jaccard", "test/iou"]:
+        if any(not math.isnan(r[candidate][0]) for r in rows):
+            key = candidate
+            break
+    else:
         key = "val/iou"
     models = sorted({r["model"] for r in rows})
     losses = sorted({r["loss"] for r in rows})

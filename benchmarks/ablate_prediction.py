@@ -1,0 +1,98 @@
+"""What the prediction-time parts of a recipe are worth, on a cross-validation's test folds.
+
+    python benchmarks/ablate_prediction.py logs/cv/ph2_best [--root DIR]
+
+For every ``fold*/`` run of ``benchmarks/crossval.py``, the best checkpoint segments its own
+test fold at the original resolution four ways: plain (threshold 0.5), + flip TTA,
++ largest component and hole filling, + the threshold chosen on the validation split (the
+recipe as shipped). Prints mean per-image Jaccard and threshold Jaccard over all test images,
+and writes ``ablation.md`` beside the folds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+VARIANTS = (
+    ("plain, threshold 0.5", dict(tta=False, largest_component=False, fill_holes=False), 0.5),
+    ("+ flip TTA", dict(tta=True, largest_component=False, fill_holes=False), 0.5),
+    (
+        "+ largest component, fill holes",
+        dict(tta=True, largest_component=True, fill_holes=True),
+        0.5,
+    ),
+    (
+        "+ validation threshold (as shipped)",
+        dict(tta=True, largest_component=True, fill_holes=True),
+        None,
+    ),
+)
+
+
+def test_pairs(run_dir: Path, root: Path | None):
+    from skinseg.data import layouts
+    from skinseg.data.io import read_image, read_mask
+
+    split = json.loads((run_dir / "split.json").read_text())
+    dataset = split["dataset"]
+    if root is None and not split.get("root"):
+        raise SystemExit(f"{run_dir}/split.json names no data folder ({dataset}): pass --root")
+    root = root or Path(split["root"])
+    catalog = layouts.find_ph2(root) if dataset == "ph2" else layouts.find_isic(root, dataset)
+    samples = {s.id: s for s in catalog.all_samples()}
+    for sid in split["test"]:
+        s = samples[sid]
+        yield sid, read_image(s.image)[0], read_mask(s.mask)[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from skinseg.inference.loading import load_predictor
+    from skinseg.training.calibrate import score_full_resolution
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("cv_dir", type=Path)
+    parser.add_argument("--root", type=Path, default=None)
+    args = parser.parse_args(argv)
+    folds = sorted(p for p in args.cv_dir.glob("fold*") if (p / "checkpoints/best.ckpt").is_file())
+    if not folds:
+        raise SystemExit(f"no fold*/checkpoints/best.ckpt under {args.cv_dir}")
+    rows: dict[str, list[dict]] = {name: [] for name, _, _ in VARIANTS}
+    for fold in folds:
+        predictor = load_predictor(fold / "checkpoints" / "best.ckpt", "cpu")
+        shipped = predictor.recipe
+        pairs = list(test_pairs(fold, args.root))
+        for name, parts, threshold in VARIANTS:
+            predictor.recipe = replace(
+                shipped, **parts, threshold=shipped.threshold if threshold is None else threshold
+            )
+            rows[name] += score_full_resolution(predictor, pairs)
+    lines = [
+        f"# Prediction-time ablation: {args.cv_dir}",
+        "",
+        f"{len(folds)} folds, {len(rows[VARIANTS[0][0]])} test images, original resolution.",
+        "",
+        "| prediction | Jaccard | threshold Jaccard | Dice |",
+        "|---|---|---|---|",
+    ]
+    for name, variant_rows in rows.items():
+        mean = {
+            k: statistics.fmean(r[k] for r in variant_rows)
+            for k in ("jaccard", "threshold_jaccard", "dice")
+        }
+        lines.append(
+            f"| {name} | {mean['jaccard']:.4f} | {mean['threshold_jaccard']:.4f} | "
+            f"{mean['dice']:.4f} |"
+        )
+    text = "\n".join(lines) + "\n"
+    (args.cv_dir / "ablation.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
