@@ -70,7 +70,7 @@ def markdown(summary: dict, command: str) -> str:
         "Per-image scores at the original resolution, recipe as shipped; each image is scored "
         "once, by the run that did not train on it.",
         "",
-        "| fold | test images | threshold | epochs | train wall (s) | "
+        "| fold | test images | threshold | epochs | run wall (s) | "
         + " | ".join(METRICS)
         + " |",
         "|" + "---|" * (5 + len(METRICS)),

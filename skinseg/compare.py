@@ -188,22 +188,14 @@ def model_and_loss_comparisons(
     models = sorted({str(r.get("model")) for r in runs})
     losses = sorted({str(r.get("loss")) for r in runs})
     out: list[Comparison] = []
-    for ma, mb in model_pairs:
-        for loss in losses:
-            c = compare(runs, (ma, loss), (mb, loss), f"loss={loss}")
-            if c:
-                out.append(c)
-        c = compare_pooled(runs, "model", ma, mb, losses)
-        if c:
-            out.append(c)
-    for la, lb in loss_pairs:
-        for model in models:
-            c = compare(runs, (model, la), (model, lb), f"model={model}")
-            if c:
-                out.append(c)
-        c = compare_pooled(runs, "loss", la, lb, models)
-        if c:
-            out.append(c)
+    plans = [("model", pair, losses) for pair in model_pairs]
+    plans += [("loss", pair, models) for pair in loss_pairs]
+    for factor, (a, b), others in plans:
+        for level in others:
+            cells = ((a, level), (b, level)) if factor == "model" else ((level, a), (level, b))
+            out.append(compare(runs, *cells, f"{'loss' if factor == 'model' else 'model'}={level}"))
+        out.append(compare_pooled(runs, factor, a, b, others))
+    out = [c for c in out if c is not None]
     for family in ("pooled", "cell"):
         members = [c for c in out if (c.scope.startswith("all")) == (family == "pooled")]
         for c, p_t, p_w in zip(
