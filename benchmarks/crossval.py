@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import sys
 from pathlib import Path
@@ -70,9 +71,7 @@ def markdown(summary: dict, command: str) -> str:
         "Per-image scores at the original resolution, recipe as shipped; each image is scored "
         "once, by the run that did not train on it.",
         "",
-        "| fold | test images | threshold | epochs | run wall (s) | "
-        + " | ".join(METRICS)
-        + " |",
+        "| fold | test images | threshold | epochs | run wall (s) | " + " | ".join(METRICS) + " |",
         "|" + "---|" * (5 + len(METRICS)),
     ]
     for row in summary["folds"]:
@@ -117,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     ]
     results = run_all(jobs, args.parallel)
     summary = summarise(results)
-    command = "python benchmarks/crossval.py " + " ".join([*overrides, f"--folds {args.folds}"])
+    command = "python benchmarks/crossval.py " + " ".join(
+        [*map(shlex.quote, overrides), f"--folds {args.folds}"]
+    )
     (out / "cv.json").write_text(json.dumps({"command": command, **summary}, indent=2))
     text = markdown(summary, command)
     (out / "cv.md").write_text(text)

@@ -15,6 +15,7 @@ paired t-test over folds and Wilcoxon signed-rank over images, Holm-adjusted), `
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -87,6 +88,9 @@ def write_docs(out: Path, docs: Path, command: str) -> str:
             "",
             table,
             "",
+            "Curves that still rise at the last epoch mean the budget, not the architecture or"
+            " the loss, limits that cell: compare cells at the budget you will train with.",
+            "",
             "![validation IoU curves](val_iou_curves.png)",
             "",
             "![test Jaccard grid](test_iou_grid.png)",
@@ -133,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
             for k in range(args.folds)
         ]
         run_all(jobs, args.parallel)
-    command = "python benchmarks/grid.py " + " ".join([*overrides, f"--folds {args.folds}"])
+    command = "python benchmarks/grid.py " + " ".join(
+        [*map(shlex.quote, overrides), f"--folds {args.folds}"]
+    )
     print(write_docs(out, args.docs, command))
     return 0
 
