@@ -184,13 +184,19 @@ def test_ctrl_c_saves_a_checkpoint_and_marks_the_run(tmp_path):
         "trainer.enable_progress_bar=false",
         "logger=none",
     ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while not (tmp_path / "checkpoints" / "last.ckpt").exists() and time.time() < deadline:
-        time.sleep(0.2)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=120)
+    log = tmp_path / "output.log"  # a file, not a pipe nobody reads while training runs
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.time() + 180
+        while not (tmp_path / "checkpoints" / "last.ckpt").exists() and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=180)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("no exit 180 s after Ctrl-C; output:\n" + log.read_text()[-3000:])
     assert proc.returncode != 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["status"] == "interrupted" and metrics["history"]
