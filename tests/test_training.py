@@ -186,7 +186,14 @@ def test_ctrl_c_saves_a_checkpoint_and_marks_the_run(tmp_path):
     ]
     log = tmp_path / "output.log"  # a file, not a pipe nobody reads while training runs
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        # A shell's background jobs inherit SIGINT ignored; give the child a real Ctrl-C.
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
         deadline = time.time() + 180
         while not (tmp_path / "checkpoints" / "last.ckpt").exists() and time.time() < deadline:
             time.sleep(0.2)
