@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -15,11 +16,19 @@ from skinseg.inference.loading import load_predictor
 from skinseg.inference.predictor import Predictor
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
-def _batches(paths: list[Path], size: int) -> Iterator[list[Path]]:
-    for i in range(0, len(paths), size):
-        yield paths[i : i + size]
+def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of ``size`` items (the last may be shorter), from any iterable."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def predict_masks(
@@ -41,7 +50,7 @@ def predict_masks(
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be in [0, 1], got {threshold}")
     bar = tqdm(total=len(paths), unit="img", disable=not progress or len(paths) < 2)
-    for chunk in _batches(paths, batch_size):
+    for chunk in batches(paths, batch_size):
         good, images = [], []
         for p in chunk:
             try:

@@ -16,6 +16,7 @@ from skinseg.atomic import atomic_path
 from skinseg.inference.evaluate import SCORES, score_pair
 from skinseg.inference.loading import load_predictor
 from skinseg.inference.predictor import Predictor
+from skinseg.inference.run import batches
 
 log = logging.getLogger(__name__)
 
@@ -26,22 +27,11 @@ MIN_GAIN = 0.002
 Pair = tuple[str, np.ndarray, np.ndarray]  # id, RGB uint8 image, {0, 1} mask
 
 
-def _batches(pairs: Iterable[Pair], size: int) -> Iterator[list[Pair]]:
-    batch: list[Pair] = []
-    for pair in pairs:
-        batch.append(pair)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _probabilities(
     predictor: Predictor, pairs: Iterable[Pair], batch_size: int
 ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """``(id, probabilities at the image's own size, truth)`` for each pair."""
-    for batch in _batches(pairs, batch_size):
+    for batch in batches(pairs, batch_size):
         probs = predictor.predict([image for _, image, _ in batch])
         for (sid, _, mask), p in zip(batch, probs, strict=True):
             yield sid, p, mask.astype(bool)
