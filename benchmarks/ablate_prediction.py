@@ -3,10 +3,10 @@
     python benchmarks/ablate_prediction.py logs/cv/ph2_best [--root DIR]
 
 For every ``fold*/`` run of ``benchmarks/crossval.py``, the best checkpoint segments its own
-test fold at the original resolution four ways: plain (threshold 0.5), + flip TTA,
-+ largest component and hole filling, + the threshold chosen on the validation split (the
-recipe as shipped). Prints mean per-image Jaccard and threshold Jaccard over all test images,
-and writes ``ablation.md`` beside the folds.
+test fold at the original resolution five ways: plain (threshold 0.5), + flip TTA, + hole
+filling, + keeping the largest component, + the threshold chosen on the validation split (the
+recipe as shipped). Only finished folds count. Prints mean per-image Jaccard and threshold
+Jaccard over all test images, and writes ``ablation.md`` beside the folds.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from pathlib import Path
 VARIANTS = (
     ("plain, threshold 0.5", dict(tta=False, largest_component=False, fill_holes=False), 0.5),
     ("+ flip TTA", dict(tta=True, largest_component=False, fill_holes=False), 0.5),
+    ("+ fill holes", dict(tta=True, largest_component=False, fill_holes=True), 0.5),
     (
-        "+ largest component, fill holes",
+        "+ largest component",
         dict(tta=True, largest_component=True, fill_holes=True),
         0.5,
     ),
@@ -50,6 +51,17 @@ def test_pairs(run_dir: Path, root: Path | None):
         yield sid, read_image(s.image)[0], read_mask(s.mask)[0]
 
 
+def _completed(run_dir: Path) -> bool:
+    """A fold whose run finished (a running or failed fold's best.ckpt is not its final one)."""
+    metrics = run_dir / "metrics.json"
+    if not metrics.is_file() or not (run_dir / "checkpoints" / "best.ckpt").is_file():
+        return False
+    try:
+        return json.loads(metrics.read_text()).get("status") == "completed"
+    except json.JSONDecodeError:
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     from skinseg.inference.loading import load_predictor
     from skinseg.training.calibrate import score_full_resolution
@@ -58,9 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("cv_dir", type=Path)
     parser.add_argument("--root", type=Path, default=None)
     args = parser.parse_args(argv)
-    folds = sorted(p for p in args.cv_dir.glob("fold*") if (p / "checkpoints/best.ckpt").is_file())
+    folds = sorted(p for p in args.cv_dir.glob("fold*") if _completed(p))
     if not folds:
-        raise SystemExit(f"no fold*/checkpoints/best.ckpt under {args.cv_dir}")
+        raise SystemExit(
+            f"no finished fold under {args.cv_dir}: expected fold*/ runs whose metrics.json "
+            "says completed, with checkpoints/best.ckpt"
+        )
     rows: dict[str, list[dict]] = {name: [] for name, _, _ in VARIANTS}
     for fold in folds:
         predictor = load_predictor(fold / "checkpoints" / "best.ckpt", "cpu")
