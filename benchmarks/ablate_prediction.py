@@ -63,8 +63,11 @@ def _completed(run_dir: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    from skinseg.inference.evaluate import SCORES, score_pair
     from skinseg.inference.loading import load_predictor
-    from skinseg.training.calibrate import score_full_resolution
+    from skinseg.inference.run import batches
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("cv_dir", type=Path)
@@ -80,12 +83,23 @@ def main(argv: list[str] | None = None) -> int:
     for fold in folds:
         predictor = load_predictor(fold / "checkpoints" / "best.ckpt", "cpu")
         shipped = predictor.recipe
-        pairs = list(test_pairs(fold, args.root))
-        for name, parts, threshold in VARIANTS:
-            predictor.recipe = replace(
+        recipes = {
+            name: replace(
                 shipped, **parts, threshold=shipped.threshold if threshold is None else threshold
             )
-            rows[name] += score_full_resolution(predictor, pairs)
+            for name, parts, threshold in VARIANTS
+        }
+        # The network runs once per image with and once without TTA; the variants differ
+        # only in how those probabilities become a mask.
+        with torch.inference_mode():
+            for batch in batches(test_pairs(fold, args.root), 4):
+                images = [image for _, image, _ in batch]
+                probs = {tta: predictor.predict(images, tta=tta) for tta in (False, True)}
+                for name, recipe in recipes.items():
+                    predictor.recipe = recipe
+                    for (sid, _, truth), p in zip(batch, probs[recipe.tta], strict=True):
+                        scores = score_pair(predictor.to_mask(p).astype(bool), truth.astype(bool))
+                        rows[name].append({"id": sid, **{k: scores[k] for k in SCORES}})
     lines = [
         f"# Prediction-time ablation: {args.cv_dir}",
         "",
