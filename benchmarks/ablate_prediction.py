@@ -66,9 +66,9 @@ def _completed(run_dir: Path) -> bool:
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from skinseg.inference.evaluate import SCORES, score_pair
     from skinseg.inference.loading import load_predictor
     from skinseg.inference.run import batches
+    from skinseg.training.calibrate import score_probabilities
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("cv_dir", type=Path)
@@ -99,10 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                 for name, recipe in recipes.items():
                     predictor.recipe = recipe
                     for (sid, _, truth), p in zip(batch, probs[recipe.tta], strict=True):
-                        scores = score_pair(predictor.to_mask(p).astype(bool), truth.astype(bool))
-                        rows[name].append(
-                            {"id": sid, "fold": fold.name, **{k: scores[k] for k in SCORES}}
-                        )
+                        row = score_probabilities(predictor, sid, p, truth)
+                        rows[name].append({**row, "fold": fold.name})
     lines = [
         f"# Prediction-time ablation: {args.cv_dir}",
         "",

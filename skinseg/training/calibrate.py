@@ -76,12 +76,20 @@ def score_full_resolution(
     predictor: Predictor, pairs: Iterable[Pair], batch_size: int = 4
 ) -> list[dict]:
     """Per-image scores (``id`` plus :data:`SCORES`) of the recipe's masks at full size."""
-    rows = []
     with torch.inference_mode():
-        for sid, probs, truth in _probabilities(predictor, pairs, batch_size):
-            scores = score_pair(predictor.to_mask(probs).astype(bool), truth)
-            rows.append({"id": sid, **{k: scores[k] for k in SCORES}})
-    return rows
+        return [
+            score_probabilities(predictor, sid, probs, truth)
+            for sid, probs, truth in _probabilities(predictor, pairs, batch_size)
+        ]
+
+
+def score_probabilities(
+    predictor: Predictor, sid: str, probs: np.ndarray, truth: np.ndarray
+) -> dict:
+    """One image's row (``id`` plus :data:`SCORES`): the recipe's mask from ``probs``
+    (threshold and post-processing of ``predictor.recipe``) scored against ``truth``."""
+    scores = score_pair(predictor.to_mask(probs).astype(bool), truth.astype(bool))
+    return {"id": sid, **{k: scores[k] for k in SCORES}}
 
 
 def summarise(rows: list[dict]) -> dict[str, float]:
