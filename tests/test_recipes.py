@@ -73,7 +73,9 @@ def test_recipes_compose_with_ema_calibration_and_postprocessing(experiment, tmp
     cfg = compose_config([f"experiment={experiment}", f"data.root={tmp_path}"], tmp_path, False)
     assert cfg.data.dataset in ("ph2", "isic2017")
     assert cfg.data.test_fraction == 0.0
-    assert cfg.calibration.select_threshold and cfg.calibration.full_resolution_test
+    assert cfg.calibration.full_resolution_test
+    # PH2's 15 validation cases are too few to choose a threshold on; ISIC's 200 are not.
+    assert cfg.calibration.select_threshold == (experiment == "isic_best")
     assert cfg.recipe.tta and cfg.recipe.largest_component and cfg.recipe.fill_holes
     dm = instantiate(cfg.data, _convert_="all")  # no 90-degree rotations on 4:3 inputs
     assert dm.image_size == tuple(cfg.data.image_size)
@@ -88,7 +90,9 @@ def test_ema_decay_is_checked():
         EMA(decay=1.5)
 
 
-def _tiny_recipe_run(tmp_path: Path, name: str, folds: bool = True) -> dict:
+def _tiny_recipe_run(
+    tmp_path: Path, name: str, folds: bool = True, select_threshold: bool = True
+) -> dict:
     overrides = [
         "experiment=ph2_best",
         "data=synthetic",
@@ -98,6 +102,7 @@ def _tiny_recipe_run(tmp_path: Path, name: str, folds: bool = True) -> dict:
         "logger=none",
         "callbacks.prediction_grid=null",
         "seed=5",
+        f"calibration.select_threshold={str(select_threshold).lower()}",
     ]
     if folds:
         overrides += ["data.num_folds=3", "data.fold=1"]
@@ -121,6 +126,15 @@ def test_recipe_run_stores_threshold_and_scores_at_full_resolution(tmp_path):
     again = _tiny_recipe_run(tmp_path, "b")
     assert again["test"] == test
     assert again["history"] == metrics["history"]
+
+
+def test_recipe_without_threshold_choice_scores_at_the_recipe_threshold(tmp_path):
+    metrics = _tiny_recipe_run(tmp_path, "fixed", select_threshold=False)
+    test = metrics["test"]
+    assert test["threshold"] == 0.5 and "threshold_candidates" not in test
+    assert 0.0 <= test["test_full/jaccard"] <= 1.0
+    best = Path(metrics["best_checkpoint"])
+    assert load_predictor(best, "cpu", "32").recipe.threshold == 0.5
 
 
 def _fake_run(root: Path, model: str, loss: str, fold: int, scores: dict[str, float]) -> dict:

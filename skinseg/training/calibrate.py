@@ -141,6 +141,7 @@ def calibrate_and_score(
         out["threshold_candidates"] = {f"{t:g}": round(v, 5) for t, v in means.items()}
         log.info("Threshold %.2f chosen on the validation split (%s)", threshold, means)
     if score_test and "test" in datamodule.datasets:
+        out.setdefault("threshold", predictor.recipe.threshold)  # the one the scores used
         rows = score_full_resolution(predictor, datamodule.originals("test"))
         write_rows(rows, output_dir / "test_per_image.csv")
         out.update(summarise(rows))
