@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from skinseg.losses import BCELoss, ComboLoss, DiceLoss, FocalLoss
+from skinseg.losses import BCELoss, ComboLoss, DiceLoss, FocalLoss, LovaszHingeLoss
 
 BIG = 100.0
 
@@ -60,6 +60,62 @@ def test_focal_hand_computed():
     assert FocalLoss(alpha=None, gamma=0.0)(logits, target).item() == pytest.approx(bce.item())
 
 
+def lovasz_by_definition(logits, target):
+    """The Lovasz extension of the Jaccard loss at the hinge errors, from sets: sort the errors,
+    and weight the k-th by how much calling the k worst pixels wrong raises the Jaccard loss."""
+    z, y = logits.flatten().tolist(), target.flatten().tolist()
+    errors = [1 - zi * (2 * yi - 1) for zi, yi in zip(z, y, strict=True)]
+    order = sorted(range(len(z)), key=lambda i: -errors[i])
+    truth = {i for i, yi in enumerate(y) if yi == 1}
+
+    def jaccard_loss(wrong):
+        kept = truth - wrong  # lesion pixels still right
+        union = truth | wrong  # truth plus false positives
+        return 1 - len(kept) / len(union)
+
+    total, previous = 0.0, 0.0
+    for k in range(1, len(order) + 1):
+        current = jaccard_loss(set(order[:k]))
+        total += max(errors[order[k - 1]], 0.0) * (current - previous)
+        previous = current
+    return total
+
+
+def test_lovasz_matches_its_definition():
+    torch.manual_seed(0)
+    logits = torch.randn(3, 1, 4, 5, dtype=torch.float64) * 2
+    target = (torch.rand(3, 1, 4, 5) > 0.6).double()
+    target[2] = 0  # an image without lesion
+    got = LovaszHingeLoss(reduction="none")(logits, target)
+    expected = [lovasz_by_definition(logits[i], target[i]) for i in range(3)]
+    assert got.tolist() == pytest.approx(expected, rel=1e-9)
+    assert LovaszHingeLoss()(logits, target).item() == pytest.approx(sum(expected) / 3)
+
+
+def test_lovasz_hand_computed():
+    # Right on every pixel with margin >= 1: no loss.
+    logits = torch.tensor([[[[3.0, -1.0, 1.0, -2.0]]]])
+    target = torch.tensor([[[[1.0, 0.0, 1.0, 0.0]]]])
+    assert LovaszHingeLoss()(logits, target).item() == 0.0
+    # Undecided (logit 0) on a one-pixel lesion: error 1, Jaccard loss of missing it 1.
+    assert LovaszHingeLoss()(torch.zeros(1, 1, 1, 1), torch.ones(1, 1, 1, 1)).item() == 1.0
+    # Truth [1, 1, 0], errors 2 (missed lesion), 0.5, 0: the miss costs 1 - 1/2, the next
+    # lesion pixel the remaining 1/2 -> 2 * 0.5 + 0.5 * 0.5.
+    logits = torch.tensor([[[[-1.0, 0.5, -1.0]]]])
+    target = torch.tensor([[[[1.0, 1.0, 0.0]]]])
+    assert LovaszHingeLoss()(logits, target).item() == pytest.approx(1.25)
+
+
+def test_lovasz_gradient_pushes_the_worst_pixels():
+    logits = torch.tensor([[[[-1.0, 0.5, 2.0, 0.2]]]], requires_grad=True)
+    target = torch.tensor([[[[1.0, 1.0, 1.0, 0.0]]]])
+    LovaszHingeLoss()(logits, target).backward()
+    grad = logits.grad.flatten().tolist()
+    assert grad[0] < 0 and grad[1] < 0  # raise the lesion pixels with errors > 0
+    assert grad[3] > 0  # lower the false positive
+    assert grad[2] == 0  # beyond the margin: left alone
+
+
 def test_combo_is_weighted_sum():
     torch.manual_seed(0)
     logits = torch.randn(2, 1, 8, 8)
@@ -78,7 +134,8 @@ def test_combo_is_weighted_sum():
         DiceLoss(per_image=False),
         FocalLoss(),
         FocalLoss(alpha=None, gamma=0.5),
-        ComboLoss([BCELoss(), DiceLoss(), FocalLoss()]),
+        LovaszHingeLoss(),
+        ComboLoss([BCELoss(), DiceLoss(), FocalLoss(), LovaszHingeLoss()]),
     ],
 )
 def test_finite_at_extreme_logits(loss):
@@ -89,7 +146,9 @@ def test_finite_at_extreme_logits(loss):
     assert torch.isfinite(value) and torch.isfinite(logits.grad).all()
 
 
-@pytest.mark.parametrize("loss", [BCELoss(), DiceLoss(), FocalLoss(), ComboLoss([BCELoss()])])
+@pytest.mark.parametrize(
+    "loss", [BCELoss(), DiceLoss(), FocalLoss(), LovaszHingeLoss(), ComboLoss([BCELoss()])]
+)
 def test_shape_mismatch(loss):
     with pytest.raises(
         ValueError, match=r"different shape \(1, 1, 4, 4\) from input \(1, 1, 4, 5\)"
@@ -105,6 +164,7 @@ def test_shape_mismatch(loss):
         (lambda: DiceLoss(smooth=-1), "smooth"),
         (lambda: FocalLoss(alpha=1.5), "alpha"),
         (lambda: FocalLoss(gamma=-1), "gamma"),
+        (lambda: LovaszHingeLoss(reduction="avg"), "reduction"),
         (lambda: ComboLoss([]), "at least one"),
         (lambda: ComboLoss([BCELoss()], weights=[1, 2]), "2 weights for 1"),
         (lambda: ComboLoss([BCELoss()], weights=[-1]), ">= 0"),

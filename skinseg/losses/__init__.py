@@ -1,5 +1,5 @@
-"""Losses for binary segmentation: BCE, Dice, Focal and weighted combinations."""
+"""Losses for binary segmentation: BCE, Dice, Focal, Lovasz hinge and weighted combinations."""
 
-from skinseg.losses.modules import BCELoss, ComboLoss, DiceLoss, FocalLoss
+from skinseg.losses.modules import BCELoss, ComboLoss, DiceLoss, FocalLoss, LovaszHingeLoss
 
-__all__ = ["BCELoss", "ComboLoss", "DiceLoss", "FocalLoss"]
+__all__ = ["BCELoss", "ComboLoss", "DiceLoss", "FocalLoss", "LovaszHingeLoss"]

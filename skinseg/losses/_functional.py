@@ -82,3 +82,30 @@ def focal_loss(
     if alpha is not None:
         loss = (alpha * target + (1.0 - alpha) * (1.0 - target)) * loss
     return loss
+
+
+def lovasz_hinge(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-image Lovasz hinge: a convex surrogate of the Jaccard loss ``1 - IoU``.
+
+    Berman, Rannen Triki and Blaschko, "The Lovasz-Softmax loss: A tractable surrogate for the
+    optimization of the intersection-over-union measure in neural networks", CVPR 2018.
+    Each pixel's hinge error ``max(0, 1 - z s)`` (``s = +-1`` its true class) is weighted by
+    how much the Jaccard loss grows when that pixel joins the set of the image's worst pixels,
+    so the loss is the Lovasz extension of the per-image Jaccard loss at the errors. An image
+    without lesion scores its largest error (the Jaccard loss of one false positive is 1).
+
+    Shape:
+        logits, target: (N, ...). Returns (N,).
+    """
+    logits = logits.flatten(1)
+    target = target.flatten(1).to(logits.dtype)
+    errors = 1.0 - logits * (2.0 * target - 1.0)
+    errors_sorted, order = torch.sort(errors, dim=1, descending=True)
+    truth_sorted = target.gather(1, order)
+    positives = truth_sorted.sum(1, keepdim=True)
+    # Jaccard loss of calling the k worst pixels wrong, for k = 1..P; its increments weight them.
+    intersection = positives - truth_sorted.cumsum(1)
+    union = positives + (1.0 - truth_sorted).cumsum(1)
+    jaccard_loss = 1.0 - intersection / union
+    weights = torch.cat([jaccard_loss[:, :1], jaccard_loss[:, 1:] - jaccard_loss[:, :-1]], dim=1)
+    return (F.relu(errors_sorted) * weights).sum(1)

@@ -86,6 +86,25 @@ class FocalLoss(nn.Module):
         return LF.reduce(LF.focal_loss(logits, target, self.alpha, self.gamma), self.reduction)
 
 
+class LovaszHingeLoss(nn.Module):
+    """Lovasz hinge loss on logits: per image, a convex surrogate of ``1 - Jaccard``.
+
+    It optimises the per-image Jaccard index the field reports; pair it with BCE (``bce_lovasz``)
+    for smooth per-pixel gradients early in training.
+
+    Args:
+        reduction: ``mean``, ``sum`` or ``none`` (per image).
+    """
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        self.reduction = _check_reduction(reduction)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        LF.check_pair(logits, target)
+        return LF.reduce(LF.lovasz_hinge(logits, target), self.reduction)
+
+
 class ComboLoss(nn.Module):
     """Weighted sum of losses, e.g. BCE + Dice (as MONAI's ``DiceCELoss``).
 
