@@ -1,20 +1,19 @@
 """Download the ISIC challenge archives into their official layout, resumably.
 
-Each archive is fetched to ``<root>/.downloads/<name>.part`` with HTTP range requests (an
-interrupted download resumes where it stopped), checked against the size the server announced
-(and a SHA-256 where one is known), extracted safely and marked complete; a complete dataset is
-a no-op. PH2 is not downloadable: its authors distribute it on request.
+Each archive is fetched with pooch (hash checking, the temporary-then-rename placement and the
+skip of files already there) through a downloader that resumes: bytes go to
+``<root>/.downloads/<name>.part`` with HTTP range requests, so an interrupted download continues
+where it stopped, and are checked against the size the server announced. Archives are then
+extracted all-or-nothing, refusing members that would escape the folder, and marked complete;
+a complete dataset is a no-op. PH2 is not downloadable: its authors distribute it on request.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,79 +81,114 @@ class DownloadError(RuntimeError):
     """A download failed or its result did not verify."""
 
 
-def _total_size(response, start: int) -> int | None:
-    content_range = response.headers.get("Content-Range")  # "bytes 100-199/1000"
+class ResumingDownloader:
+    """A pooch downloader that resumes: bytes go to a stable ``<name>.part`` beside the
+    target, so an interrupted transfer continues with an HTTP range request next time; the
+    whole file is handed to pooch, which checks its hash and moves it into place.
+
+    Args:
+        part: the partial file to append to.
+        timeout: seconds without an answer before giving up.
+        progress: show a progress bar.
+    """
+
+    def __init__(self, part: Path, timeout: float = 60.0, progress: bool = False) -> None:
+        self.part, self.timeout, self.progress = part, timeout, progress
+
+    def __call__(self, url: str, output_file, pooch_instance=None, check_only=False) -> None:
+        import requests
+
+        start = self.part.stat().st_size if self.part.exists() else 0
+        headers = {"Range": f"bytes={start}-"} if start else {}
+        with requests.get(url, headers=headers, stream=True, timeout=self.timeout) as response:
+            if response.status_code == 416 and start:  # range not satisfiable: part is whole
+                total = start
+            else:
+                response.raise_for_status()
+                if start and response.status_code != 206:
+                    start = 0  # the server ignored the range: start over
+                total = _total_size(response.headers, start)
+                self._stream(url, response, start, total)
+        size = self.part.stat().st_size
+        if total is not None and size != total:
+            raise DownloadError(
+                f"{url}: got {size} bytes, expected {total}; run the same command again to resume"
+            )
+        os.replace(self.part, output_file)
+
+    def _stream(self, url: str, response, start: int, total: int | None) -> None:
+        import requests
+        import urllib3
+
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, initial=start, unit="B", unit_scale=True, desc=self.part.stem)
+        try:
+            with open(self.part, "ab" if start else "wb") as f:
+                # read1: whatever has arrived, so bytes received before a cut are kept.
+                while chunk := response.raw.read1(CHUNK):
+                    f.write(chunk)
+                    if bar:
+                        bar.update(len(chunk))
+        except (OSError, requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            raise DownloadError(
+                f"{url}: interrupted after {self.part.stat().st_size} bytes ({exc}); "
+                "run the same command again to resume"
+            ) from exc
+        finally:
+            if bar:
+                bar.close()
+
+
+def _total_size(headers, start: int) -> int | None:
+    content_range = headers.get("Content-Range")  # "bytes 100-199/1000"
     if content_range and "/" in content_range:
         total = content_range.rsplit("/", 1)[1]
         return int(total) if total.isdigit() else None
-    length = response.headers.get("Content-Length")
+    length = headers.get("Content-Length")
     return int(length) + start if length is not None else None
 
 
 def fetch(
     url: str, dest: Path, sha256: str | None = None, timeout: float = 60.0, progress: bool = False
 ) -> Path:
-    """Download ``url`` to ``dest``, resuming from ``dest.part`` if an earlier try stopped.
+    """Download ``url`` to ``dest`` through pooch, resuming from ``dest.part`` if an earlier
+    try stopped, and checking the SHA-256 where one is known.
 
     Raises:
-        DownloadError: the server failed, or the size or checksum does not match.
+        DownloadError: the server failed, or the size or checksum does not match (a file that
+            fails its checksum is removed).
     """
+    import pooch
+    import requests
+
+    # pooch logs every download and, without a known hash, a hint to pin one: ours say enough.
+    pooch.get_logger().setLevel(logging.WARNING)
+    dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
-    start = part.stat().st_size if part.exists() else 0
-    request = urllib.request.Request(url, headers={"Range": f"bytes={start}-"} if start else {})
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 416 and start:  # range not satisfiable: the part is already whole
-            response = None
-        else:
-            raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        raise DownloadError(f"{url}: {exc}") from exc
-    total = None
-    if response is not None:
-        with response:
-            if start and response.status != 206:
-                start = 0  # the server ignored the range: start over
-            total = _total_size(response, start)
-            bar = None
-            if progress:
-                from tqdm import tqdm
-
-                bar = tqdm(total=total, initial=start, unit="B", unit_scale=True, desc=dest.name)
-            try:
-                with open(part, "ab" if start else "wb") as f:
-                    while chunk := response.read(CHUNK):
-                        f.write(chunk)
-                        if bar:
-                            bar.update(len(chunk))
-            except (OSError, urllib.error.URLError) as exc:
-                raise DownloadError(
-                    f"{url}: interrupted after {part.stat().st_size} bytes ({exc}); "
-                    "run the same command again to resume"
-                ) from exc
-            finally:
-                if bar:
-                    bar.close()
-    size = part.stat().st_size
-    if total is not None and size != total:
-        raise DownloadError(
-            f"{url}: got {size} bytes, expected {total}; run the same command again to resume"
+        path = pooch.retrieve(
+            url,
+            known_hash=f"sha256:{sha256}" if sha256 else None,
+            fname=dest.name,
+            path=dest.parent,
+            downloader=ResumingDownloader(part, timeout, progress),
         )
-    if sha256 is not None:
-        digest = hashlib.sha256()
-        with open(part, "rb") as f:
-            for chunk in iter(lambda: f.read(CHUNK), b""):
-                digest.update(chunk)
-        if digest.hexdigest() != sha256:
-            part.unlink()
-            raise DownloadError(
-                f"{url}: SHA-256 {digest.hexdigest()} does not match the expected {sha256}; "
-                "the partial file was removed, run the command again"
-            )
-    os.replace(part, dest)
-    return dest
+    except requests.HTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else "?"
+        reason = exc.response.reason if exc.response is not None else exc
+        raise DownloadError(f"{url}: HTTP {status} {reason}") from exc
+    except requests.RequestException as exc:
+        raise DownloadError(f"{url}: {exc}; run the same command again to resume") from exc
+    except ValueError as exc:  # pooch: the hash does not match (the file is already removed)
+        raise DownloadError(
+            f"{url}: SHA-256 does not match the expected {sha256} ({exc}); "
+            "the partial file was removed, run the command again"
+        ) from exc
+    return Path(path)
 
 
 def extract(archive: Path, root: Path, folder: str) -> Path:
