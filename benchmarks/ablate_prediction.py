@@ -1,6 +1,6 @@
 """What the prediction-time parts of a recipe are worth, on a cross-validation's test folds.
 
-    python benchmarks/ablate_prediction.py logs/cv/ph2_best [--root DIR]
+    python -m benchmarks.ablate_prediction logs/cv/ph2_best [--root DIR]
 
 For every ``fold*/`` run of ``benchmarks/crossval.py``, the best checkpoint segments its own
 test fold at the original resolution five ways: plain (threshold 0.5), + flip TTA, + hole
@@ -37,16 +37,19 @@ VARIANTS = (
 )
 
 
-def test_pairs(run_dir: Path, root: Path | None):
-    from skinseg.data import layouts
+def held_out_pairs(run_dir: Path, root: Path | None):
+    """``(id, image, truth)`` of a fold's test images at their own resolution, found through
+    the layout (and its options) that its ``split.json`` names."""
     from skinseg.data.io import read_image, read_mask
+    from skinseg.data.layouts import get_layout
 
     split = json.loads((run_dir / "split.json").read_text())
-    dataset = split["dataset"]
-    if root is None and not split.get("root"):
-        raise SystemExit(f"{run_dir}/split.json names no data folder ({dataset}): pass --root")
-    root = root or Path(split["root"])
-    catalog = layouts.find_ph2(root) if dataset == "ph2" else layouts.find_isic(root, dataset)
+    layout = get_layout(split["dataset"])
+    if root is None and layout.needs_root and not split.get("root"):
+        raise SystemExit(f"{run_dir}/split.json names no data folder ({layout.name}): pass --root")
+    catalog = layout.catalog(
+        root or split.get("root"), split.get("seed") or 0, **(split.get("options") or {})
+    )
     samples = {s.id: s for s in catalog.all_samples()}
     for sid in split["test"]:
         s = samples[sid]
@@ -67,9 +70,9 @@ def _completed(run_dir: Path) -> bool:
 def main(argv: list[str] | None = None) -> int:
     import torch
 
+    from skinseg.evaluation import score_mask
     from skinseg.inference.loading import load_predictor
     from skinseg.inference.run import batches
-    from skinseg.training.calibrate import score_probabilities
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("cv_dir", type=Path)
@@ -94,13 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         # The network runs once per image with and once without TTA; the variants differ
         # only in how those probabilities become a mask.
         with torch.inference_mode():
-            for batch in batches(test_pairs(fold, args.root), 4):
+            for batch in batches(held_out_pairs(fold, args.root), 4):
                 images = [image for _, image, _ in batch]
                 probs = {tta: predictor.predict(images, tta=tta) for tta in (False, True)}
                 for name, recipe in recipes.items():
-                    predictor.recipe = recipe
                     for (sid, _, truth), p in zip(batch, probs[recipe.tta], strict=True):
-                        row = score_probabilities(predictor, sid, p, truth)
+                        row = score_mask(sid, recipe.to_mask(p), truth)
                         rows[name].append({**row, "fold": fold.name})
     lines = [
         f"# Prediction-time ablation: {args.cv_dir}",

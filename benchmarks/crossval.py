@@ -1,6 +1,6 @@
 """k-fold cross-validation of a training recipe: the honest estimate of how it generalises.
 
-    python benchmarks/crossval.py experiment=ph2_best data.root=../shared/data/PH2Dataset \
+    python -m benchmarks.crossval experiment=ph2_best data.root=../shared/data/PH2Dataset \
         [--folds 5] [--parallel 1] [--out logs/cv/ph2_best] [more overrides]
 
 Each fold's images are the test set of one run, which trains on the other folds and chooses its
@@ -18,16 +18,14 @@ import statistics
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from runner import ROOT, run_all  # noqa: E402
+from benchmarks.runner import ROOT, run_all
 
 METRICS = ("jaccard", "threshold_jaccard", "dice", "accuracy", "sensitivity", "specificity")
 
 
-def summarise(results: list[dict]) -> dict:
+def fold_table(results: list[dict]) -> dict:
     """Per-fold rows, mean ± std over folds, and the pooled per-image means."""
-    import csv
+    from skinseg.evaluation import read_per_image
 
     rows, images = [], []
     for r in sorted(results, key=lambda r: r.get("fold") or 0):
@@ -45,11 +43,7 @@ def summarise(results: list[dict]) -> dict:
         )
         per_image = Path(r["run_dir"]) / "test_per_image.csv"
         if per_image.is_file():
-            with open(per_image, newline="", encoding="utf-8") as f:
-                images += [
-                    {k: (v if k == "id" else float(v)) for k, v in row.items()}
-                    for row in csv.DictReader(f)
-                ]
+            images += read_per_image(per_image)
     folds = {}
     for m in METRICS:
         values = [row[m] for row in rows if row[m] is not None]
@@ -115,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         for k in range(args.folds)
     ]
     results = run_all(jobs, args.parallel)
-    summary = summarise(results)
-    command = "python benchmarks/crossval.py " + " ".join(
+    summary = fold_table(results)
+    command = "python -m benchmarks.crossval " + " ".join(
         [*map(shlex.quote, overrides), f"--folds {args.folds}"]
     )
     (out / "cv.json").write_text(json.dumps({"command": command, **summary}, indent=2))

@@ -1,6 +1,6 @@
 """The model x loss question on PH2: 3 architectures x 3 losses, k-fold, equal budgets.
 
-    python benchmarks/grid.py data.root=../shared/data/PH2Dataset \
+    python -m benchmarks.grid data.root=../shared/data/PH2Dataset \
         [--folds 5] [--parallel 1] [--out logs/grid] [--docs docs/grid] [more overrides]
 
 Every cell trains with the ``ph2_best`` recipe (augmentation, optimiser, schedule, EMA,
@@ -20,11 +20,11 @@ import shutil
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmarks.runner import ROOT, run_all
+from skinseg.models import MODELS as REGISTRY
 
-from runner import ROOT, run_all  # noqa: E402
+MODELS = tuple(sorted(REGISTRY))  # every registered architecture
 
-MODELS = ("segnet", "unet", "unet2")
 LOSSES = ("bce", "dice", "focal")
 
 
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             for k in range(args.folds)
         ]
         run_all(jobs, args.parallel)
-    command = "python benchmarks/grid.py " + " ".join(
+    command = "python -m benchmarks.grid " + " ".join(
         [*map(shlex.quote, overrides), f"--folds {args.folds}"]
     )
     print(write_docs(out, args.docs, command))

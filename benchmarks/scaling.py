@@ -1,6 +1,6 @@
 """Epoch time and peak memory against dataset size (ISIC 2017 from ../shared/data).
 
-    python benchmarks/scaling.py [--sizes 250 500 1000 2000] [--root DIR]
+    python -m benchmarks.scaling [--sizes 250 500 1000 2000] [--root DIR]
 
 Each size runs in its own process (so peak RSS is that size's own): the DataModule decodes and
 caches N training images, then trains UNet for two epochs; the second epoch is timed. Time
@@ -172,5 +172,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     sys.exit(main())

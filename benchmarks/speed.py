@@ -1,6 +1,6 @@
 """Speed of skinseg against the machine's limit and against a plain PyTorch loop.
 
-    python benchmarks/speed.py [--quick] [--output benchmarks/results/speed.json]
+    python -m benchmarks.speed [--quick] [--output benchmarks/results/speed.json]
 
 Measures, on the machine it runs on (CPU, or CUDA where present):
 1. peak dense matmul throughput, fp32 and bf16;
@@ -28,11 +28,10 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from skinseg.losses import BCELoss, ComboLoss, DiceLoss
+from skinseg.models import MODELS
 
-from skinseg.losses import BCELoss, ComboLoss, DiceLoss  # noqa: E402
-from skinseg.models import MODELS  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 PH2 = ROOT.parent / "shared" / "data" / "PH2Dataset"
 

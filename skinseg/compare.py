@@ -12,7 +12,6 @@ p-values of one family of comparisons are Holm-adjusted, since several are read 
 
 from __future__ import annotations
 
-import csv
 import math
 import statistics
 from collections import defaultdict
@@ -45,11 +44,12 @@ class Comparison:
 
 def per_image_scores(run: dict, key: str = IMAGE_KEY) -> dict[str, float]:
     """``{image id: score}`` from a run's ``test_per_image.csv`` (empty if there is none)."""
+    from skinseg.evaluation import read_per_image
+
     path = Path(run.get("run_dir", "")) / "test_per_image.csv"
     if not path.is_file():
         return {}
-    with open(path, newline="", encoding="utf-8") as f:
-        return {row["id"]: float(row[key]) for row in csv.DictReader(f)}
+    return {row["id"]: row[key] for row in read_per_image(path)}
 
 
 def run_metric(run: dict, key: str = RUN_KEY) -> float | None:

@@ -73,7 +73,7 @@ def _fmt(mean: float, std: float | None, digits: int = 4) -> str:
     return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
 
 
-def summarise(runs: list[dict]) -> list[dict]:
+def cell_rows(runs: list[dict]) -> list[dict]:
     """One row per (model, loss) cell with mean and std over its runs (seeds or folds)."""
     cells: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for run in runs:
@@ -282,7 +282,7 @@ def write_report(sweep_dir: str | Path, figures: bool = True) -> str:
     """
     sweep_dir = Path(sweep_dir)
     runs = load_runs(sweep_dir)
-    rows = summarise(runs)
+    rows = cell_rows(runs)
     table = markdown_table(rows)
     write_text(
         sweep_dir / "results.md",

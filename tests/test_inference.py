@@ -12,8 +12,8 @@ from skinseg.cli.main import main as cli
 from skinseg.data.synthetic import generate_sample
 from skinseg.inference import load_predictor
 from skinseg.inference.loading import CheckpointError
-from skinseg.inference.postprocess import fill_holes, largest_component
 from skinseg.models import MODELS
+from skinseg.recipe import fill_holes, largest_component
 
 from .training_helpers import compose_config
 

@@ -1,14 +1,20 @@
+from pathlib import Path
+
 import pytest
 import torch
+from hydra.utils import get_class
+from omegaconf import OmegaConf
 
-from skinseg.models import MODELS, SegNet, UNet, UNet2, build_model
+from skinseg.models import MODELS, SegNet, UNet, UNet2, register
+
+CONF_MODELS = Path(__file__).resolve().parents[1] / "conf" / "model"
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 @pytest.mark.parametrize("size", [(32, 32), (37, 45), (250, 301)[:2], (17, 64)])
 def test_forward_backward_any_size(name, size):
     torch.manual_seed(0)
-    model = build_model(name, base_width=4, depth=3)
+    model = MODELS[name](base_width=4, depth=3)
     x = torch.randn(2, 3, *size, requires_grad=True)
     out = model(x)
     assert out.shape == (2, 1, *size)
@@ -81,6 +87,16 @@ def test_bad_input_shape():
         model(torch.randn(3, 16, 16))
 
 
-def test_unknown_model_name():
-    with pytest.raises(ValueError, match="expected one of"):
-        build_model("resnet")
+def test_registry_refuses_a_name_taken_by_another_class():
+    other = type("Other", (torch.nn.Module,), {})
+    with pytest.raises(ValueError, match="'unet' is already registered"):
+        register("unet")(other)
+    assert MODELS["unet"] is UNet
+    assert register("unet")(UNet) is UNet  # registering the same class again is harmless
+
+
+def test_every_registered_model_has_its_config_and_no_config_lacks_a_model():
+    configs = {p.stem: OmegaConf.load(p) for p in CONF_MODELS.glob("*.yaml")}
+    assert set(configs) == set(MODELS)
+    for name, cfg in configs.items():
+        assert get_class(cfg._target_) is MODELS[name]

@@ -10,11 +10,12 @@ import torch
 from hydra.utils import instantiate
 
 from skinseg.compare import compare, holm, model_and_loss_comparisons
+from skinseg.evaluation import choose_threshold, score_mask
 from skinseg.inference.loading import load_predictor
 from skinseg.inference.predictor import Predictor
-from skinseg.inference.recipe import Recipe
+from skinseg.inference.run import predict_pairs
+from skinseg.recipe import Recipe
 from skinseg.report import write_report
-from skinseg.training.calibrate import choose_threshold, score_full_resolution
 from skinseg.training.run import train
 
 from .training_helpers import compose_config
@@ -43,8 +44,22 @@ def _predictor(**recipe) -> Predictor:
     return Predictor(_probability_backend, Recipe.from_dict({**base, **recipe}))
 
 
+def _choose(predictor: Predictor, pairs, thresholds):
+    """The threshold choice of a run's calibration, on in-memory pairs."""
+    scored = ((probs, truth) for _, probs, truth in predict_pairs(predictor, pairs))
+    return choose_threshold(scored, predictor.recipe, thresholds)
+
+
+def _score(predictor: Predictor, pairs) -> list[dict]:
+    """The full-resolution scoring of a run's calibration, on in-memory pairs."""
+    return [
+        score_mask(sid, predictor.to_mask(probs), truth)
+        for sid, probs, truth in predict_pairs(predictor, pairs)
+    ]
+
+
 def test_threshold_is_chosen_where_validation_jaccard_peaks():
-    threshold, means = choose_threshold(_predictor(), _pairs(0), [0.2, 0.3, 0.4, 0.6])
+    threshold, means = _choose(_predictor(), _pairs(0), [0.2, 0.3, 0.4, 0.6])
     assert threshold == pytest.approx(0.3)
     assert means[0.3] == pytest.approx(1.0)
     assert means[0.5] < means[0.3]
@@ -53,16 +68,16 @@ def test_threshold_is_chosen_where_validation_jaccard_peaks():
 def test_threshold_stays_at_half_without_a_clear_gain():
     # Truth at 0.5: nothing beats it, and ties are broken towards 0.5.
     pairs = [(i, im, (im[..., 0] / 255.0 > 0.5).astype(np.uint8)) for i, im, _ in _pairs(1)]
-    threshold, _ = choose_threshold(_predictor(), pairs, [0.45, 0.5, 0.55])
+    threshold, _ = _choose(_predictor(), pairs, [0.45, 0.5, 0.55])
     assert threshold == 0.5
     with pytest.raises(ValueError, match="thresholds must be in"):
-        choose_threshold(_predictor(), pairs, [1.5])
+        _choose(_predictor(), pairs, [1.5])
 
 
 def test_full_resolution_scores_use_the_recipe_threshold():
     pairs = _pairs(2)
-    perfect = score_full_resolution(_predictor(threshold=0.3), pairs)
-    worse = score_full_resolution(_predictor(threshold=0.6), pairs)
+    perfect = _score(_predictor(threshold=0.3), pairs)
+    worse = _score(_predictor(threshold=0.6), pairs)
     assert [r["id"] for r in perfect] == [p[0] for p in pairs]
     assert all(r["jaccard"] == pytest.approx(1.0) for r in perfect)
     assert all(w["jaccard"] < 1.0 for w in worse)
@@ -122,6 +137,10 @@ def test_recipe_run_stores_threshold_and_scores_at_full_resolution(tmp_path):
     assert load_predictor(best, "cpu", "32").recipe.threshold == test["threshold"]
     ckpt = torch.load(best, map_location="cpu", weights_only=True)
     assert "current_model_state" in ckpt and ckpt["skinseg"]["recipe"]["tta"] is True
+    # One home for the threshold: the stored recipe, nowhere else in the file.
+    assert set(ckpt["skinseg"]) == {"net_config", "recipe"}
+    assert ckpt["skinseg"]["recipe"]["threshold"] == test["threshold"]
+    assert "threshold" not in ckpt["hyper_parameters"] and "recipe" not in ckpt["hyper_parameters"]
     # Same seed, same metrics (the recipe's reproducibility on CPU).
     again = _tiny_recipe_run(tmp_path, "b")
     assert again["test"] == test

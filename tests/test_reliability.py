@@ -12,7 +12,7 @@ from PIL import Image
 
 from skinseg.cli.main import main as cli
 from skinseg.report import write_report
-from skinseg.training.provenance import collapsed
+from skinseg.training.history import collapsed
 from skinseg.training.run import train
 
 from .test_inference import fake_checkpoint

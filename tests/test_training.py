@@ -13,7 +13,8 @@ from .training_helpers import TINY_CLI, compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = {
-    g: sorted(p.stem for p in (ROOT / "conf" / g).glob("*.yaml"))
+    # A leading underscore marks a base that other options build on (conf/data/_common.yaml).
+    g: sorted(p.stem for p in (ROOT / "conf" / g).glob("*.yaml") if not p.stem.startswith("_"))
     for g in (
         "model",
         "loss",

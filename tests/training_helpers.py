@@ -13,22 +13,7 @@ import skinseg.training  # noqa: F401  (resolvers)
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
-TINY = [
-    "data=synthetic",
-    "data.num_synthetic=16",
-    "data.image_size=[32,32]",
-    "data.batch_size=4",
-    "data.num_workers=0",
-    "model.base_width=4",
-    "model.depth=2",
-    "trainer.accelerator=cpu",
-    "trainer.max_epochs=1",
-    "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false",
-]
-
-
-# The same tiny settings as command-line overrides, for tests that run train.py itself.
+# Tiny settings as command-line overrides, for tests that run train.py itself.
 TINY_CLI = [
     "data=synthetic",
     "data.num_synthetic=16",
@@ -38,6 +23,13 @@ TINY_CLI = [
     "model.depth=2",
     "trainer.accelerator=cpu",
     "trainer.enable_progress_bar=false",
+]
+# ... and for tests that compose the config: one epoch of batches of 4, no model summary.
+TINY = [
+    *TINY_CLI,
+    "data.batch_size=4",
+    "trainer.max_epochs=1",
+    "trainer.enable_model_summary=false",
 ]
 
 

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from skinseg.data.layouts import LAYOUTS
+
 HELP = "Score predictions against truth masks: per-image CSV and a summary JSON."
 
 
@@ -17,12 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--masks", type=Path, help="folder of truth masks <id><mask-suffix>.*")
     parser.add_argument(
         "--mask-suffix",
-        default="_segmentation",
-        help="truth mask name after the id (default: _segmentation, as ISIC)",
+        default=None,
+        help="truth mask name after the id (default: _segmentation, as ISIC, with --masks; "
+        "the layout's default with --data folder)",
     )
     parser.add_argument(
         "--data",
-        choices=["ph2", "isic2016", "isic2017", "isic2018"],
+        choices=[name for name, layout in LAYOUTS.items() if layout.needs_root],
         help="instead of --images/--masks: a dataset in its authors' layout",
     )
     parser.add_argument("--root", type=Path, help="the dataset's folder, with --data")
@@ -39,41 +42,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _samples(args):
-    from skinseg.data import layouts
     from skinseg.data.layouts import Sample
+    from skinseg.evaluation.files import find_file
 
     if args.data:
         if not args.root:
             raise ValueError("--data needs --root")
-        catalog = (
-            layouts.find_ph2(args.root)
-            if args.data == "ph2"
-            else layouts.find_isic(args.root, args.data)
-        )
-        return catalog.all_samples()
+        layout = LAYOUTS[args.data]
+        options = {}
+        if args.mask_suffix is not None and "mask_suffix" in layout.options:
+            options["mask_suffix"] = args.mask_suffix
+        return layout.catalog(args.root, **options).all_samples()
     if not args.masks:
         raise ValueError("give --masks (and --images with --checkpoint), or --data and --root")
+    if not args.masks.is_dir():
+        raise FileNotFoundError(f"masks folder {args.masks} not found")
+    suffix = "_segmentation" if args.mask_suffix is None else args.mask_suffix
     masks = sorted(p for p in args.masks.iterdir() if p.is_file() and not p.name.startswith("."))
     samples = []
     for m in masks:
-        if not m.stem.endswith(args.mask_suffix):
+        if not m.stem.endswith(suffix):
             continue
-        sid = m.stem[: len(m.stem) - len(args.mask_suffix)] if args.mask_suffix else m.stem
+        sid = m.stem[: len(m.stem) - len(suffix)] if suffix else m.stem
         image = None
         if args.images:
-            from skinseg.inference.evaluate import find_file
-
             image = find_file(args.images, sid, ("",))
             if image is None:
                 raise FileNotFoundError(f"no image {sid}.* in {args.images} for mask {m}")
         samples.append(Sample(sid, image, m))
     if not samples:
-        raise FileNotFoundError(f"no masks named <id>{args.mask_suffix}.* in {args.masks}")
+        raise FileNotFoundError(f"no masks named <id>{suffix}.* in {args.masks}")
     return samples
 
 
 def run(args: argparse.Namespace) -> int:
-    from skinseg.inference import evaluate as E
+    from skinseg.evaluation import summarise, write_per_image
+    from skinseg.evaluation.files import pair_predictions, score_files
+    from skinseg.evaluation.tables import write_summary
 
     samples = _samples(args)
     if args.checkpoint:
@@ -96,9 +101,10 @@ def run(args: argparse.Namespace) -> int:
         pred_dir = args.predictions
         if not pred_dir.is_dir():
             raise FileNotFoundError(f"predictions folder {pred_dir} not found")
-    rows = E.score_files(E.pair_predictions(pred_dir, samples))
-    summary = E.summarise(rows)
-    csv_path, json_path = E.write_results(rows, summary, args.output)
+    rows = score_files(pair_predictions(pred_dir, samples))
+    summary = summarise(rows)
+    csv_path = write_per_image(rows, args.output / "per_image.csv")
+    json_path = write_summary(summary, args.output / "summary.json")
     print(json.dumps(summary, indent=2))
     print(f"wrote {csv_path} and {json_path}")
     return 0

@@ -12,23 +12,20 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from skinseg.data import layouts, synthetic
-from skinseg.data.augment import IMAGENET_MEAN, IMAGENET_STD, build_augmentation
+from skinseg.data import layouts
+from skinseg.data.augment import build_augmentation
 from skinseg.data.cache import load_pair
 from skinseg.data.dataset import ArraySegmentationDataset
 from skinseg.data.errors import DataValidationError, ProblemReport
 from skinseg.data.io import ImageReadError, read_image, read_mask
+from skinseg.data.layouts import LAYOUTS, GeneratedSample, get_layout
 from skinseg.data.sampler import EpochSeededSampler
 from skinseg.data.splits import SPLIT_NAMES, kfold_split, load_split, random_split, save_split
+from skinseg.recipe import IMAGENET_MEAN, IMAGENET_STD
 
 log = logging.getLogger(__name__)
 
-DATASETS = ("ph2", "isic2016", "isic2017", "isic2018", "folder", "synthetic")
-PH2_HELP = (
-    "PH2 is distributed by its authors on request (https://www.fc.up.pt/addi/ph2%20database.html). "
-    "Unpack it so that <root>/PH2 Dataset images/IMD002/... exists and pass data.root=<root>, "
-    "or try the built-in demo data with data=synthetic."
-)
+DATASETS = tuple(LAYOUTS)
 
 
 def default_num_workers() -> int:
@@ -46,8 +43,8 @@ class SkinLesionDataModule(L.LightningDataModule):
     epochs never touch the disk; problems with the data are raised there, before training.
 
     Args:
-        dataset: one of ``ph2``, ``isic2016``, ``isic2017``, ``isic2018``, ``folder``,
-            ``synthetic``.
+        dataset: a registered layout (:data:`skinseg.data.layouts.LAYOUTS`): ``ph2``,
+            ``isic2016``, ``isic2017``, ``isic2018``, ``folder``, ``synthetic``.
         root: the dataset's folder, in its authors' layout (unused for ``synthetic``).
         image_size: ``(H, W)`` the images are resized to for training.
         batch_size: images per batch.
@@ -62,12 +59,13 @@ class SkinLesionDataModule(L.LightningDataModule):
         cache_dir: optional on-disk cache of decoded, resized arrays.
         cache_budget_mb: most memory the decoded training arrays may take; beyond it they are
             memory-mapped from ``cache_dir`` (or setup refuses, naming the size needed).
-        mask_suffix: ``folder`` only: masks are ``masks/<stem><mask_suffix>.<ext>``.
-        num_synthetic: ``synthetic`` only: number of images generated.
         num_workers: loader workers; None picks a default for the machine.
         pin_memory: None pins on CUDA only.
         persistent_workers: keep workers between epochs (when there are any).
         mean, std: normalisation, recorded in checkpoints for prediction.
+        **layout_options: options of the layout alone, e.g. ``mask_suffix`` for ``folder``
+            (masks are ``masks/<stem><mask_suffix>.<ext>``) or ``num_synthetic`` for
+            ``synthetic``; an option the layout does not have is refused.
     """
 
     def __init__(
@@ -87,18 +85,17 @@ class SkinLesionDataModule(L.LightningDataModule):
         augment=None,
         cache_dir: str | None = None,
         cache_budget_mb: float | None = 8192,
-        mask_suffix: str = "_mask",
-        num_synthetic: int = 200,
         num_workers: int | None = None,
         pin_memory: bool | None = None,
         persistent_workers: bool = True,
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
+        **layout_options,
     ) -> None:
         super().__init__()
-        if dataset not in DATASETS:
-            raise ValueError(f"unknown dataset {dataset!r}; expected one of {list(DATASETS)}")
-        if dataset != "synthetic" and not root:
+        self.layout = get_layout(dataset)
+        self.layout_options = self.layout.check_options(layout_options)
+        if self.layout.needs_root and not root:
             raise ValueError(f"data.root is required for dataset {dataset!r}")
         if len(image_size) != 2 or min(int(v) for v in image_size) < 8:
             raise ValueError(f"image_size must be (H, W) with both >= 8, got {list(image_size)}")
@@ -128,18 +125,7 @@ class SkinLesionDataModule(L.LightningDataModule):
         self.split: dict[str, list[str]] | None = None
         self.datasets: dict[str, ArraySegmentationDataset] = {}
         self.labels: dict[str, str] = {}
-        self._sources: dict[str, layouts.Sample] = {}
-        self._synthetic: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-    # ------------------------------------------------------------------ discovery and split
-    def _catalog(self) -> layouts.Catalog:
-        if not self.root.exists() and self.dataset == "ph2":
-            raise FileNotFoundError(f"ph2: root {self.root} does not exist. {PH2_HELP}")
-        if self.dataset == "ph2":
-            return layouts.find_ph2(self.root)
-        if self.dataset == "folder":
-            return layouts.find_folder(self.root, self.hparams.mask_suffix)
-        return layouts.find_isic(self.root, self.dataset)
+        self._sources: dict[str, layouts.Sample | GeneratedSample] = {}
 
     def _draw_split(self, official: dict[str, list[str]]) -> dict[str, list[str]]:
         """Official splits where present; the rest carved from training by the seeded split."""
@@ -224,27 +210,15 @@ class SkinLesionDataModule(L.LightningDataModule):
             log.warning("%s: %s in %d file(s), e.g. %s", catalog.name, note, len(ids), ids[:3])
         return arrays
 
-    def _load_synthetic(self):
-        n = self.hparams.num_synthetic
-        images, masks = synthetic.generate(n, self.hparams.seed, self.image_size)
-        ids = [f"synthetic_{i:05d}" for i in range(n)]
-        return ids, {i: (im, m) for i, im, m in zip(ids, images, masks, strict=True)}
-
     def setup(self, stage: str | None = None) -> None:
         """Find, check, split and load the data (once; later calls are no-ops)."""
         if self.datasets:
             return
         hp = self.hparams
-        if self.dataset == "synthetic":
-            ids, arrays = self._load_synthetic()
-            self._synthetic = arrays
-            official = {"train": ids}
-        else:
-            catalog = self._catalog()
-            self.labels = catalog.labels
-            self._sources = {s.id: s for s in catalog.all_samples()}
-            official = {k: [s.id for s in v] for k, v in catalog.splits.items()}
-            arrays = None
+        catalog = self.layout.catalog(self.root, hp.seed, **self.layout_options)
+        self.labels = catalog.labels
+        self._sources = {s.id: s for s in catalog.all_samples()}
+        official = {k: [s.id for s in v] for k, v in catalog.splits.items()}
         known = {i for v in official.values() for i in v}
         if hp.split_file:
             self.split = load_split(hp.split_file, known)
@@ -252,9 +226,8 @@ class SkinLesionDataModule(L.LightningDataModule):
             self.split = self._draw_split(official)
         if not self.split["train"]:
             raise DataValidationError(f"{self.dataset}: the training split is empty")
-        if arrays is None:
-            wanted = {i for v in self.split.values() for i in v}
-            arrays = self._load_files(catalog, wanted)
+        wanted = {i for v in self.split.values() for i in v}
+        arrays = self._load_files(catalog, wanted)
         for name in SPLIT_NAMES:
             ids = self.split[name]
             if not ids:
@@ -272,15 +245,15 @@ class SkinLesionDataModule(L.LightningDataModule):
         log.info("%s: %s", self.dataset, {k: len(v) for k, v in self.split.items()})
 
     def originals(self, name: str) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-        """``(id, image, mask)`` of a split at the files' own resolution (generated arrays for
-        synthetic data), read one at a time: what `skinseg predict` would be given."""
+        """``(id, image, mask)`` of a split at the files' own resolution (generated data at the
+        training size), read one at a time: what `skinseg predict` would be given."""
         if self.split is None:
             raise RuntimeError("setup() must run before reading a split")
         for sid in self.split[name]:
-            if sid in self._synthetic:
-                yield sid, *self._synthetic[sid]
+            sample = self._sources[sid]
+            if isinstance(sample, GeneratedSample):
+                yield sid, *sample.generate(self.image_size)
             else:
-                sample = self._sources[sid]
                 yield sid, read_image(sample.image)[0], read_mask(sample.mask)[0]
 
     def save_split(self, path: str | Path) -> Path:
@@ -291,6 +264,7 @@ class SkinLesionDataModule(L.LightningDataModule):
         meta = {
             "dataset": self.dataset,
             "root": str(self.root) if self.root else None,
+            "options": self.layout_options,
             "seed": hp.seed,
             "num_folds": hp.num_folds,
             "fold": hp.fold,

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 
 import albumentations as A
 import numpy as np
+import torch
 from torch.utils.data import Dataset
 
-from skinseg.data.augment import IMAGENET_MEAN, IMAGENET_STD, to_tensors
+from skinseg.recipe import IMAGENET_MEAN, IMAGENET_STD, normalise
 
 
 class ArraySegmentationDataset(Dataset):
@@ -50,5 +51,7 @@ class ArraySegmentationDataset(Dataset):
                 self.transform.set_random_seed(seed)
             out = self.transform(image=image, mask=mask)
             image, mask = out["image"], out["mask"]
-        x, y = to_tensors(image, mask, self.mean, self.std)
+        # The same normalisation as prediction (skinseg.recipe): inputs agree to the bit.
+        x = torch.from_numpy(normalise(image, self.mean, self.std))  # (3, H, W)
+        y = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None]  # (1, H, W)
         return {"image": x, "mask": y, "id": self.ids[index]}

@@ -3,14 +3,23 @@
 Each ``find_*`` function returns a :class:`Catalog`: the pairs of every official split present,
 plus per-case labels where the dataset has them. Missing files, duplicates and empty or wrong
 roots are collected into one :class:`~skinseg.data.errors.DataValidationError`.
+
+:data:`LAYOUTS` registers every layout by the name configs and commands use (``data=ph2``,
+``skinseg evaluate --data ph2``), with the options that belong to it. A new layout is one
+finder registered here plus one short ``conf/data/<name>.yaml``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
+import numpy as np
+
+from skinseg.data import synthetic
 from skinseg.data.errors import DataValidationError, ProblemReport
 from skinseg.data.io import IMAGE_EXTENSIONS
 
@@ -24,15 +33,28 @@ class Sample:
     mask: Path
 
 
+@dataclass(frozen=True)
+class GeneratedSample:
+    """One image of the synthetic series: made from ``(seed, index)``, not read from disk."""
+
+    id: str
+    index: int
+    seed: int
+
+    def generate(self, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The image (uint8 (H, W, 3)) and its {0, 1} mask at ``size = (H, W)``."""
+        return synthetic.generate_sample(self.index, self.seed, size)
+
+
 @dataclass
 class Catalog:
     """The samples of a dataset, by official split (``train``, ``val``, ``test``)."""
 
     name: str
-    splits: dict[str, list[Sample]]
+    splits: dict[str, list[Sample | GeneratedSample]]
     labels: dict[str, str] = field(default_factory=dict)
 
-    def all_samples(self) -> list[Sample]:
+    def all_samples(self) -> list[Sample | GeneratedSample]:
         return [s for split in self.splits.values() for s in split]
 
 
@@ -261,3 +283,111 @@ def find_folder(
         raise DataValidationError(f"folder: no images in {root / images}; expected {expected}")
     report.raise_if_any()
     return Catalog("folder", {"train": samples})
+
+
+# --------------------------------------------------------------------------------- synthetic
+def find_synthetic(seed: int, num_synthetic: int = 200) -> Catalog:
+    """The built-in procedural lesions: ``num_synthetic`` images of the series ``seed``."""
+    if not isinstance(num_synthetic, int) or num_synthetic < 1:
+        raise ValueError(f"num_synthetic must be a positive integer, got {num_synthetic!r}")
+    samples = [GeneratedSample(f"synthetic_{i:05d}", i, seed) for i in range(num_synthetic)]
+    return Catalog("synthetic", {"train": samples})
+
+
+# ---------------------------------------------------------------------------------- registry
+@dataclass(frozen=True)
+class Layout:
+    """A dataset layout: how to find its samples, and the options that belong to it.
+
+    Attributes:
+        name: what configs and commands call it.
+        finder: ``finder(root, **options)``; for a layout without a root (generated data),
+            ``finder(seed=..., **options)`` with the run's seed.
+        expected: what the folder must look like, for messages.
+        options: the layout's own options with their defaults (e.g. ``mask_suffix``).
+        needs_root: False for generated data.
+        how_to_get: where to get the data, said when the root does not exist.
+    """
+
+    name: str
+    finder: Callable[..., Catalog]
+    expected: str
+    options: Mapping[str, object] = field(default_factory=dict)
+    needs_root: bool = True
+    how_to_get: str = ""
+
+    def check_options(self, options: Mapping[str, object]) -> dict:
+        """The layout's options with its defaults filled in.
+
+        Raises:
+            ValueError: an option this layout does not have, naming the ones it has.
+        """
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            known = sorted(self.options) or "none"
+            raise ValueError(
+                f"data option(s) {unknown} do not belong to layout {self.name!r}; "
+                f"its options: {known}"
+            )
+        return {**self.options, **options}
+
+    def catalog(self, root: str | Path | None, seed: int = 0, **options) -> Catalog:
+        """Find the samples under ``root`` (or generate them from ``seed``).
+
+        Raises:
+            FileNotFoundError: the root does not exist (with where to get the data).
+            DataValidationError: the folder does not hold the layout (every problem listed).
+        """
+        options = self.check_options(options)
+        if not self.needs_root:
+            return self.finder(seed=seed, **options)
+        if not root:
+            raise ValueError(f"{self.name}: a data root is required; expected {self.expected}")
+        root = Path(root).expanduser()
+        if not root.exists() and self.how_to_get:
+            raise FileNotFoundError(f"{self.name}: root {root} does not exist. {self.how_to_get}")
+        return self.finder(root, **options)
+
+
+PH2_HELP = (
+    "PH2 is distributed by its authors on request (https://www.fc.up.pt/addi/ph2%20database.html). "
+    "Unpack it so that <root>/PH2 Dataset images/IMD002/... exists and pass data.root=<root>, "
+    "or try the built-in demo data with data=synthetic."
+)
+
+
+def _isic(edition: str) -> Layout:
+    folders = ", ".join(f"{i}/ with {m}/" for i, m, _ in ISIC_LAYOUTS[edition].values())
+    return Layout(edition, lambda root: find_isic(root, edition), f"folders {folders}")
+
+
+LAYOUTS: Mapping[str, Layout] = MappingProxyType(
+    {
+        "ph2": Layout("ph2", find_ph2, PH2_LAYOUT, how_to_get=PH2_HELP),
+        **{edition: _isic(edition) for edition in ISIC_LAYOUTS},
+        "folder": Layout(
+            "folder",
+            find_folder,
+            "images/<stem>.<ext> and masks/<stem><mask_suffix>.<ext>",
+            options={"mask_suffix": "_mask", "images": "images", "masks": "masks"},
+        ),
+        "synthetic": Layout(
+            "synthetic",
+            find_synthetic,
+            "no files: procedural lesions",
+            options={"num_synthetic": 200},
+            needs_root=False,
+        ),
+    }
+)
+
+
+def get_layout(name: str) -> Layout:
+    """The registered layout ``name``.
+
+    Raises:
+        ValueError: no such layout, naming the registered ones.
+    """
+    if name not in LAYOUTS:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {list(LAYOUTS)}")
+    return LAYOUTS[name]

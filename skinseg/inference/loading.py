@@ -15,10 +15,12 @@ import torch
 from torch import nn
 
 from skinseg.inference.predictor import Predictor
-from skinseg.inference.recipe import Recipe
 from skinseg.models import MODELS
+from skinseg.recipe import Recipe
 
-RECIPE_KEY = "skinseg.recipe"
+RECIPE_KEY = "skinseg.recipe"  # the recipe's name in ONNX metadata and TorchScript extras
+# A training checkpoint's own entry: {"net_config": ..., "recipe": ...}, plain data only.
+CHECKPOINT_KEY = "skinseg"
 
 
 class CheckpointError(ValueError):
@@ -40,14 +42,25 @@ def build_net(net_config: dict, source: str = "checkpoint") -> nn.Module:
     return allowed[target](**kwargs)
 
 
+def stored_recipe(data, source) -> Recipe:
+    """The :class:`Recipe` a model file stores, its errors as :class:`CheckpointError`."""
+    try:
+        return Recipe.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{source}: its stored prediction recipe is invalid: {exc}") from exc
+
+
 def read_checkpoint(path: Path) -> dict:
     """``torch.load`` with ``weights_only=True``, errors turned into :class:`CheckpointError`."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError for crafted files, RuntimeError for non-zip...
+        if path.is_file() and path.stat().st_size == 0:
+            raise CheckpointError(f"{path}: the file is empty, not a checkpoint") from exc
+        first_line = next(iter(str(exc).splitlines()), "")[:300]
         raise CheckpointError(
             f"{path}: refused or unreadable as a safe (weights-only) checkpoint: "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+            f"{type(exc).__name__}: {first_line}"
         ) from exc
 
 
@@ -55,22 +68,18 @@ def load_net_from_checkpoint(path: str | Path) -> tuple[nn.Module, Recipe]:
     """The network (eval mode, CPU) and recipe stored in a training checkpoint."""
     path = Path(path)
     ckpt = read_checkpoint(path)
-    meta = ckpt.get("skinseg") if isinstance(ckpt, dict) else None
+    meta = ckpt.get(CHECKPOINT_KEY) if isinstance(ckpt, dict) else None
     if not isinstance(meta, dict) or "state_dict" not in ckpt:
-        raise CheckpointError(f"{path}: not a skinseg training checkpoint (no 'skinseg' entry)")
+        raise CheckpointError(
+            f"{path}: not a skinseg training checkpoint (no {CHECKPOINT_KEY!r} entry)"
+        )
     net = build_net(meta.get("net_config"), str(path))
     state = {k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
     try:
         net.load_state_dict(state)
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not fit the stored model config: {exc}") from exc
-    recipe = Recipe.from_dict(
-        {
-            **(meta.get("recipe") or {}),
-            "threshold": meta.get("recipe", {}).get("threshold", meta.get("threshold", 0.5)),
-        }
-    )
-    return net.eval(), recipe
+    return net.eval(), stored_recipe(meta.get("recipe"), path)
 
 
 def fast_bf16(device: str) -> bool:
@@ -125,7 +134,7 @@ def onnx_backend(path: Path, device: str = "cpu"):
     def run(batch: np.ndarray) -> np.ndarray:
         return session.run(None, {name: batch.astype(np.float32)})[0]
 
-    return run, Recipe.from_dict(json.loads(meta[RECIPE_KEY]))
+    return run, stored_recipe(json.loads(meta[RECIPE_KEY]), path)
 
 
 def torchscript_backend(path: Path, device: str = "cpu", precision: str = "auto"):
@@ -140,7 +149,7 @@ def torchscript_backend(path: Path, device: str = "cpu", precision: str = "auto"
         )
     return (
         torch_backend(module, device, precision),
-        Recipe.from_dict(json.loads(files[RECIPE_KEY])),
+        stored_recipe(json.loads(files[RECIPE_KEY]), path),
     )
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import cv2
 import numpy as np
 
-from skinseg.inference.postprocess import fill_holes, largest_component
-from skinseg.inference.recipe import Recipe
+from skinseg.recipe import Recipe, resize_probabilities
 
 # A backend maps a normalised float32 batch (N, 3, H, W) to logits (N, 1, H, W).
 Backend = Callable[[np.ndarray], np.ndarray]
@@ -41,14 +39,8 @@ class Predictor:
         self.backend, self.recipe, self.name = backend, recipe, name
 
     def preprocess(self, image: np.ndarray) -> np.ndarray:
-        """uint8 (H, W, 3) -> normalised float32 (3, h, w) at the recipe's size."""
-        h, w = self.recipe.image_size
-        interp = cv2.INTER_AREA if image.shape[0] >= h and image.shape[1] >= w else cv2.INTER_LINEAR
-        small = cv2.resize(image, (w, h), interpolation=interp).astype(np.float32) / 255.0
-        small = (small - np.asarray(self.recipe.mean, np.float32)) / np.asarray(
-            self.recipe.std, np.float32
-        )
-        return np.ascontiguousarray(small.transpose(2, 0, 1))
+        """uint8 (H, W, 3) -> normalised float32 (3, h, w), as training prepared its inputs."""
+        return self.recipe.input_array(image)
 
     def probabilities_small(self, batch: np.ndarray, tta: bool) -> np.ndarray:
         """Sigmoid probabilities (N, h, w) at the model's resolution, TTA-averaged if asked."""
@@ -64,19 +56,10 @@ class Predictor:
         tta = self.recipe.tta if tta is None else tta
         batch = np.stack([self.preprocess(im) for im in images])
         small = self.probabilities_small(batch, tta)
-        return [
-            cv2.resize(p, (im.shape[1], im.shape[0]), interpolation=cv2.INTER_LINEAR)
-            for p, im in zip(small, images, strict=True)
-        ]
+        return [resize_probabilities(p, im.shape[:2]) for p, im in zip(small, images, strict=True)]
 
     def to_mask(
         self, probs: np.ndarray, threshold: float | None = None, postprocess: bool = True
     ) -> np.ndarray:
-        """Threshold a probability map into a {0, 1} mask and post-process it."""
-        threshold = self.recipe.threshold if threshold is None else threshold
-        mask = (probs > threshold).astype(np.uint8)
-        if postprocess and self.recipe.largest_component:
-            mask = largest_component(mask)
-        if postprocess and self.recipe.fill_holes:
-            mask = fill_holes(mask)
-        return mask
+        """Threshold a probability map into a {0, 1} mask and post-process it (the recipe's)."""
+        return self.recipe.to_mask(probs, threshold, postprocess)

@@ -14,6 +14,8 @@ from skinseg.data.io import ImageReadError, read_image
 from skinseg.inference.files import check_output_dir, list_images, write_png
 from skinseg.inference.loading import load_predictor
 from skinseg.inference.predictor import Predictor
+from skinseg.recipe import PREDICTION_COLOUR
+from skinseg.recipe import overlay as draw_overlay
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -29,6 +31,20 @@ def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
+
+
+def predict_pairs(
+    predictor: Predictor,
+    pairs: Iterable[tuple[str, np.ndarray, np.ndarray]],
+    batch_size: int = 4,
+    tta: bool | None = None,
+) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """``(id, probabilities at the image's own size, truth as bool)`` for ``(id, image,
+    truth)`` pairs held in memory (a DataModule's originals), in order."""
+    for batch in batches(pairs, batch_size):
+        probs = predictor.predict([image for _, image, _ in batch], tta)
+        for (sid, _, truth), p in zip(batch, probs, strict=True):
+            yield sid, p, truth.astype(bool)
 
 
 def predict_masks(
@@ -88,8 +104,6 @@ def predict_files(
     does not stop the others: every failure is listed in one error at the end, after the
     readable images' masks are written (each file whole, by an atomic rename).
     """
-    from skinseg.training.callbacks import overlay as draw_overlay
-
     paths = list_images(input_path)
     predictor = load_predictor(checkpoint, device, precision)
     out = check_output_dir(Path(output_dir))
@@ -102,7 +116,9 @@ def predict_files(
         written.append(write_png(mask * 255, out / f"{path.stem}_segmentation.png", protected))
         if overlay:
             write_png(
-                draw_overlay(image, mask, (255, 0, 0)), out / f"{path.stem}_overlay.png", protected
+                draw_overlay(image, mask, PREDICTION_COLOUR),
+                out / f"{path.stem}_overlay.png",
+                protected,
             )
         if probabilities:
             write_png(

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from skinseg.models.blocks import ConvBNReLU, PaddedSegmentationModel, check_arch_args, stage_widths
+from skinseg.models.registry import register
 
 
 def unpool2x(x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
@@ -29,6 +30,7 @@ def unpool2x(x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
     return out.view(n, c, 2 * h, 2 * w)
 
 
+@register("segnet")
 class SegNet(PaddedSegmentationModel):
     """SegNet with ``convs_per_stage`` conv-BN-ReLU blocks per encoder and decoder stage.
 

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from skinseg.models.blocks import DoubleConv, PaddedSegmentationModel, check_arch_args, stage_widths
+from skinseg.models.registry import register
 
 
 class UpInterp(nn.Module):
@@ -24,6 +25,7 @@ class UpInterp(nn.Module):
         return self.conv(self.up(x))
 
 
+@register("unet")
 class UNet(PaddedSegmentationModel):
     """U-Net with BatchNorm.
 

@@ -16,8 +16,10 @@ from skinseg.models.blocks import (
     check_arch_args,
     stage_widths,
 )
+from skinseg.models.registry import register
 
 
+@register("unet2")
 class UNet2(PaddedSegmentationModel):
     """U-Net with stride-2 convolutions down and stride-2 transposed convolutions up.
 

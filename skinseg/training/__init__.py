@@ -6,7 +6,8 @@ from skinseg.training.module import SegmentationModule
 
 
 def register_resolvers() -> None:
-    """OmegaConf resolvers the configs use (``${skinseg.run_name:}``, ``${skinseg.cwd:}``)."""
+    """OmegaConf resolvers the configs use (``${skinseg.run_name:}``, ``${skinseg.cwd:}``,
+    ``${skinseg.models:}``)."""
     import os
 
     if not OmegaConf.has_resolver("skinseg.cwd"):
@@ -16,6 +17,11 @@ def register_resolvers() -> None:
         from skinseg.training.run import run_name
 
         OmegaConf.register_new_resolver("skinseg.run_name", run_name)
+    if not OmegaConf.has_resolver("skinseg.models"):
+        # The grid sweeps every registered architecture: a sweep list "segnet,unet,unet2".
+        from skinseg.models import MODELS
+
+        OmegaConf.register_new_resolver("skinseg.models", lambda: ",".join(sorted(MODELS)))
 
 
 register_resolvers()

@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import lightning as L
-import numpy as np
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from torchvision.utils import make_grid
 
-
-def overlay(image: np.ndarray, mask: np.ndarray, colour=(0, 255, 0), alpha=0.45) -> np.ndarray:
-    """Blend a {0, 1} mask over an RGB uint8 image, with its outline drawn solid.
-
-    Shape:
-        image: (H, W, 3) uint8; mask: (H, W). Returns (H, W, 3) uint8.
-    """
-    out = image.astype(np.float32)
-    m = mask.astype(bool)
-    out[m] = (1 - alpha) * out[m] + alpha * np.asarray(colour, np.float32)
-    edge = m & ~(np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1))
-    out[edge] = colour
-    return out.astype(np.uint8)
+from skinseg.recipe import PREDICTION_COLOUR, TRUTH_COLOUR, overlay
 
 
 class PredictionGrid(L.Callback):
     """Every ``every_n_epochs``, logs to TensorBoard one row per fixed validation image:
-    the image, the truth overlaid (green) and the prediction overlaid (red).
+    the image, the truth overlaid and the prediction overlaid, the prediction made as shipped
+    (the module's recipe: its threshold and post-processing).
 
     Args:
         every_n_epochs: how often to log.
@@ -55,15 +43,14 @@ class PredictionGrid(L.Callback):
         with torch.no_grad():
             probs = torch.sigmoid(pl_module(x).float()).cpu().numpy()[:, 0]
         pl_module.train(was_training)
-        threshold = getattr(pl_module.hparams, "threshold", 0.5)
         tiles = []
         for i in range(n):
             image, truth = ds.images[i], ds.masks[i]
-            pred = probs[i] > threshold
+            pred = pl_module.recipe.to_mask(probs[i])
             for tile in (
                 image,
-                overlay(image, truth, (0, 255, 0)),
-                overlay(image, pred, (255, 0, 0)),
+                overlay(image, truth, TRUTH_COLOUR),
+                overlay(image, pred, PREDICTION_COLOUR),
             ):
                 tiles.append(torch.from_numpy(tile).permute(2, 0, 1))
         grid = make_grid(torch.stack(tiles), nrow=3, padding=2, pad_value=255)

@@ -11,11 +11,17 @@ class MetricsHistory(L.Callback):
     """Records the ``val/*`` scalars and the epoch's mean training loss after each validation.
 
     It runs before the checkpoint callbacks save, so a checkpoint holds the history up to and
-    including its own epoch, and a resumed run continues it.
+    including its own epoch, and a resumed run continues it. Testing or predicting from a
+    checkpoint leaves the history as it is (Lightning restores callback state for every stage;
+    only resuming a fit should rewind it).
     """
 
     def __init__(self) -> None:
         self.epochs: list[dict[str, float]] = []
+        self._stage: str | None = None
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._stage = stage
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Not on_validation_epoch_end: callbacks run before the module's hook logs the epoch.
@@ -37,9 +43,27 @@ class MetricsHistory(L.Callback):
         return {"epochs": self.epochs}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        self.epochs = list(state_dict.get("epochs", []))
+        if self._stage in (None, "fit"):
+            self.epochs = list(state_dict.get("epochs", []))
 
     def best(self, monitor: str = "val/iou") -> dict[str, float]:
         """The row of the epoch with the highest ``monitor``."""
         rows = [r for r in self.epochs if r.get(monitor) is not None]
         return max(rows, key=lambda r: r[monitor]) if rows else {}
+
+
+def collapsed(history: list[dict], monitor: str = "val/iou") -> str | None:
+    """Why a run's validation score collapsed, or None.
+
+    A run collapses when it never learned (best below 0.05) or when its last epoch scores
+    below half its best, as a learning rate far too high produces.
+    """
+    values = [h[monitor] for h in history if h.get(monitor) is not None]
+    if not values:
+        return None
+    best, last = max(values), values[-1]
+    if best < 0.05:
+        return f"{monitor} never exceeded 0.05 (best {best:.3f})"
+    if last < 0.5 * best:
+        return f"{monitor} fell from its best {best:.3f} to {last:.3f} in the last epoch"
+    return None

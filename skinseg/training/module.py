@@ -9,7 +9,9 @@ import torch
 from torch import nn
 from torchmetrics import MaxMetric, MeanMetric
 
+from skinseg.inference.loading import CHECKPOINT_KEY
 from skinseg.metrics import segmentation_metrics
+from skinseg.recipe import Recipe
 
 
 class SegmentationModule(L.LightningModule):
@@ -23,11 +25,11 @@ class SegmentationModule(L.LightningModule):
         optimizer: a partial, called with the parameters (``_partial_: true`` in Hydra).
         scheduler: an optional partial, called with the optimizer.
         scheduler_interval: ``epoch`` or ``step``.
-        threshold: probability above which a pixel counts as lesion in the metrics.
         net_config: the plain ``_target_`` config that built ``net``, stored in checkpoints so
             that prediction can rebuild it without the training code or config.
-        recipe: preprocessing and post-processing prediction must repeat (image size,
-            normalisation, threshold, TTA...), stored in checkpoints.
+        recipe: the :class:`~skinseg.recipe.Recipe` (or its dict) prediction must repeat
+            (image size, normalisation, threshold, TTA...), stored in checkpoints. Its
+            threshold is also the metrics' threshold: a model has one threshold.
         channels_last: train in the channels-last memory format (faster on CPUs with AMX and on
             tensor-core GPUs).
     """
@@ -39,9 +41,8 @@ class SegmentationModule(L.LightningModule):
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         scheduler_interval: str = "epoch",
-        threshold: float = 0.5,
         net_config: dict | None = None,
-        recipe: dict | None = None,
+        recipe: Recipe | dict | None = None,
         channels_last: bool = False,
     ) -> None:
         super().__init__()
@@ -49,13 +50,17 @@ class SegmentationModule(L.LightningModule):
             raise ValueError(
                 f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
             )
-        self.save_hyperparameters(ignore=["net", "loss", "optimizer", "scheduler"])
+        # The recipe's home in a checkpoint is the "skinseg" entry (on_save_checkpoint), not the
+        # hyperparameters, so that a threshold chosen after fitting has one place to go.
+        self.save_hyperparameters(ignore=["net", "loss", "optimizer", "scheduler", "recipe"])
+        self.recipe = recipe if isinstance(recipe, Recipe) else Recipe.from_dict(recipe)
         self.net, self.loss = net, loss
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.channels_last = channels_last
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
+        threshold = self.recipe.threshold
         self.val_metrics = segmentation_metrics(threshold, from_logits=True, prefix="val/")
         self.test_metrics = segmentation_metrics(threshold, from_logits=True, prefix="test/")
         self.val_iou_best = MaxMetric()
@@ -128,8 +133,7 @@ class SegmentationModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Plain data only: what `skinseg predict` needs, loadable with weights_only=True.
-        checkpoint["skinseg"] = {
+        checkpoint[CHECKPOINT_KEY] = {
             "net_config": self.hparams.net_config,
-            "recipe": self.hparams.recipe,
-            "threshold": self.hparams.threshold,
+            "recipe": self.recipe.to_dict(),
         }

@@ -60,20 +60,3 @@ def environment(code_dir: Path) -> dict:
         "git": git_commit(code_dir),
         "command": sys.argv,
     }
-
-
-def collapsed(history: list[dict], monitor: str = "val/iou") -> str | None:
-    """Why a run's validation score collapsed, or None.
-
-    A run collapses when it never learned (best below 0.05) or when its last epoch scores
-    below half its best, as a learning rate far too high produces.
-    """
-    values = [h[monitor] for h in history if h.get(monitor) is not None]
-    if not values:
-        return None
-    best, last = max(values), values[-1]
-    if best < 0.05:
-        return f"{monitor} never exceeded 0.05 (best {best:.3f})"
-    if last < 0.5 * best:
-        return f"{monitor} fell from its best {best:.3f} to {last:.3f} in the last epoch"
-    return None

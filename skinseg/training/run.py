@@ -1,4 +1,7 @@
-"""The training pipeline behind ``train.py``: data, model, trainer, fit, test, metrics.json."""
+"""The training pipeline behind ``train.py``: data, model, trainer, fit, test, metrics.json.
+
+:func:`train` reads as its steps; each step is a short function of its own.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +9,34 @@ import json
 import logging
 import re
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import hydra
 import lightning as L
 import torch
+from hydra.errors import InstantiationException
+from lightning.pytorch.callbacks import LearningRateMonitor
 from omegaconf import DictConfig, OmegaConf
 
 from skinseg.atomic import write_json
+from skinseg.data import SkinLesionDataModule
+from skinseg.metrics import METRIC_NAMES
+from skinseg.recipe import Recipe
 from skinseg.training.calibrate import calibrate_and_score
 from skinseg.training.checkpoint_io import AtomicCheckpointIO
-from skinseg.training.history import MetricsHistory
+from skinseg.training.history import MetricsHistory, collapsed
 from skinseg.training.module import SegmentationModule
-from skinseg.training.provenance import collapsed, environment
+from skinseg.training.provenance import environment
 
 log = logging.getLogger(__name__)
+
+class ConfigError(ValueError):
+    """A config value that cannot work, found before anything is read or trained."""
+
+
+# What ``optimized_metric`` may name: a validation scalar, or its best value so far.
+VALIDATION_METRICS = ("val/loss", *(f"val/{name}" for name in METRIC_NAMES))
 
 
 def _choices(cfg: DictConfig) -> dict[str, str]:
@@ -63,7 +79,77 @@ def best_checkpoint(trainer: L.Trainer) -> str:
     return monitored[0].best_model_path if monitored else ""
 
 
-def build_module(cfg: DictConfig, recipe: dict) -> SegmentationModule:
+# ------------------------------------------------------------------------------------ steps
+def check_optimized_metric(name: str) -> str:
+    """The validation scalar behind ``optimized_metric`` (``val/iou_best`` -> ``val/iou``).
+
+    Raises:
+        ConfigError: ``name`` is not a metric the run logs.
+    """
+    metric = name.removesuffix("_best")
+    if metric not in VALIDATION_METRICS:
+        known = [*VALIDATION_METRICS, *(f"{m}_best" for m in VALIDATION_METRICS)]
+        raise ConfigError(
+            f"optimized_metric {name!r} is not a logged metric; expected one of {known}"
+        )
+    return metric
+
+
+def optimized_value(metrics: dict, name: str) -> float:
+    """The value a sweeper optimises: ``name`` in the best validation epoch of ``metrics``.
+
+    Raises:
+        ValueError: the run has no such value (e.g. it never validated).
+    """
+    value = metrics.get("best_val", {}).get(check_optimized_metric(name))
+    if value is None:
+        raise ValueError(
+            f"optimized_metric {name!r}: the run recorded no value for it "
+            f"(best validation epoch: {metrics.get('best_val') or 'none'})"
+        )
+    return float(value)
+
+
+def completed_before(output_dir: Path) -> dict | None:
+    """The ``metrics.json`` of an earlier run in ``output_dir`` that completed, else None."""
+    done = output_dir / "metrics.json"
+    if not done.is_file():
+        return None
+    previous = json.loads(done.read_text(encoding="utf-8"))
+    return previous if previous.get("status") == "completed" else None
+
+
+def build_datamodule(cfg: DictConfig, output_dir: Path) -> SkinLesionDataModule:
+    """The DataModule the config names, its split written to ``split.json`` (not set up).
+
+    Raises:
+        ConfigError: a data option the DataModule or its layout refuses.
+    """
+    try:
+        return hydra.utils.instantiate(
+            cfg.data, split_output=str(output_dir / "split.json"), _convert_="all"
+        )
+    except InstantiationException as exc:
+        cause = exc.__cause__
+        if isinstance(cause, TypeError | ValueError):
+            raise ConfigError(f"config 'data': {cause}") from exc
+        raise
+
+
+def build_recipe(cfg: DictConfig, datamodule: SkinLesionDataModule) -> Recipe:
+    """The prediction recipe: size and normalisation from the data, the rest from ``recipe``.
+
+    Raises:
+        ConfigError: an unknown recipe key (a typo such as ``fill_hole``) or a bad value.
+    """
+    options = OmegaConf.to_container(cfg.get("recipe") or {}, resolve=True)
+    try:
+        return Recipe.from_dict({**datamodule.recipe(), **options})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"config 'recipe': {exc}") from exc
+
+
+def build_module(cfg: DictConfig, recipe: Recipe) -> SegmentationModule:
     """The LightningModule with the net, loss, optimizer and scheduler the config names."""
     net = hydra.utils.instantiate(cfg.model)
     loss = hydra.utils.instantiate(cfg.loss)
@@ -80,48 +166,35 @@ def build_module(cfg: DictConfig, recipe: dict) -> SegmentationModule:
     )
 
 
-def train(cfg: DictConfig) -> dict:
-    """Fit, test the best checkpoint, write ``metrics.json``; return its contents."""
-    start = time.time()
-    output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    done = output_dir / "metrics.json"
-    if cfg.get("resume") and done.is_file():
-        previous = json.loads(done.read_text(encoding="utf-8"))
-        if previous.get("status") == "completed":
-            log.info("%s: already completed, skipped (resume=true)", output_dir)
-            return previous
-    write_json(output_dir / "environment.json", environment(Path(__file__).resolve().parent))
-    if cfg.get("seed") is not None:
-        L.seed_everything(cfg.seed, workers=True)
-    torch.set_float32_matmul_precision("high")
-
-    datamodule = hydra.utils.instantiate(
-        cfg.data, split_output=str(output_dir / "split.json"), _convert_="all"
-    )
-    datamodule.setup("fit")  # fail on bad data now, before building anything else
-    recipe = {
-        **datamodule.recipe(),
-        **OmegaConf.to_container(cfg.get("recipe") or {}, resolve=True),
-    }
-    module = build_module(cfg, recipe)
-
-    history = MetricsHistory()
+def build_trainer(cfg: DictConfig, history: MetricsHistory) -> L.Trainer:
+    """The Trainer with the config's callbacks and loggers, and ``history`` recording."""
     callbacks = [*instantiate_dict(cfg.get("callbacks")), history]
     loggers = instantiate_dict(cfg.get("logger"))
-    if not loggers:
-        callbacks = [c for c in callbacks if type(c).__name__ != "LearningRateMonitor"]
-    trainer: L.Trainer = hydra.utils.instantiate(
+    if not loggers:  # a learning-rate monitor without a logger is an error in Lightning
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    return hydra.utils.instantiate(
         cfg.trainer,
         callbacks=callbacks,
         logger=loggers or False,
         plugins=[AtomicCheckpointIO()],
     )
 
-    log.info("Training %s", run_name())
-    choices = _choices(cfg)
 
-    def summary(status: str, test_metrics: dict, best_path: str, error: str | None = None):
+@dataclass
+class Run:
+    """One training run's parts, and what ``metrics.json`` says of them."""
+
+    cfg: DictConfig
+    output_dir: Path
+    datamodule: SkinLesionDataModule
+    module: SegmentationModule
+    trainer: L.Trainer
+    history: MetricsHistory
+    start: float = field(default_factory=time.time)
+
+    def summary(self, status: str, test_metrics: dict, error: str | None = None) -> dict:
+        cfg, choices = self.cfg, _choices(self.cfg)
+        best_path = best_checkpoint(self.trainer)
         return {
             "status": status,
             "error": error,
@@ -132,68 +205,115 @@ def train(cfg: DictConfig) -> dict:
             "seed": cfg.get("seed"),
             "fold": cfg.data.get("fold") if cfg.data.get("num_folds") else None,
             "test": test_metrics,
-            "best_val": history.best("val/iou"),
-            "epochs": trainer.current_epoch,
-            "global_steps": trainer.global_step,
-            "wall_time_s": round(time.time() - start, 2),
-            "parameters": sum(p.numel() for p in module.net.parameters()),
-            "precision": str(trainer.precision),
-            "accelerator": type(trainer.accelerator).__name__,
+            "best_val": self.history.best("val/iou"),
+            "epochs": self.trainer.current_epoch,
+            "global_steps": self.trainer.global_step,
+            "wall_time_s": round(time.time() - self.start, 2),
+            "parameters": sum(p.numel() for p in self.module.net.parameters()),
+            "precision": str(self.trainer.precision),
+            "accelerator": type(self.trainer.accelerator).__name__,
             "best_checkpoint": best_path or None,
-            "split_sizes": {k: len(v) for k, v in datamodule.split.items()},
-            "history": list(history.epochs),
-            "collapsed": collapsed(history.epochs),
+            "split_sizes": {k: len(v) for k, v in self.datamodule.split.items()},
+            "history": list(self.history.epochs),
+            "collapsed": collapsed(self.history.epochs),
         }
 
+    def write(self, metrics: dict) -> dict:
+        write_json(self.output_dir / "metrics.json", metrics)
+        return metrics
+
+
+def resume_path(cfg: DictConfig, output_dir: Path) -> str | None:
+    """``ckpt_path``, or with ``resume=true`` the run directory's ``last.ckpt`` if any."""
     ckpt_path = cfg.get("ckpt_path")
     if cfg.get("resume") and ckpt_path is None:
         last = output_dir / "checkpoints" / "last.ckpt"
         ckpt_path = str(last) if last.is_file() else None
         log.info("Resuming from %s", ckpt_path or "scratch (no last.ckpt yet)")
+    return ckpt_path
+
+
+def fit(run: Run, ckpt_path: str | None) -> None:
+    """``trainer.fit``; a failure or Ctrl-C is recorded in ``metrics.json``, then re-raised.
+
+    After Ctrl-C the weights of the moment go to ``interrupted.ckpt``; ``last.ckpt`` stays the
+    last whole epoch.
+    """
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
-        if trainer.interrupted:
+        run.trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=ckpt_path)
+        if run.trainer.interrupted:
             raise KeyboardInterrupt("training interrupted")
     except BaseException as exc:  # also Ctrl-C, which Lightning turns into SystemExit
         interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
         status = "interrupted" if interrupted else "failed"
         if interrupted:
-            try:  # keep the weights of the moment; last.ckpt stays the last whole epoch
-                trainer.save_checkpoint(output_dir / "checkpoints" / "interrupted.ckpt")
+            try:
+                run.trainer.save_checkpoint(run.output_dir / "checkpoints" / "interrupted.ckpt")
             except Exception as save_error:  # pragma: no cover - best effort only
                 log.warning("could not save interrupted.ckpt: %s", save_error)
-        best = best_checkpoint(trainer)
-        write_json(
-            output_dir / "metrics.json", summary(status, {}, best, f"{type(exc).__name__}: {exc}")
-        )
-        log.error("Run %s (%s); wrote %s", status, exc, output_dir / "metrics.json")
+        run.write(run.summary(status, {}, f"{type(exc).__name__}: {exc}"))
+        log.error("Run %s (%s); wrote %s", status, exc, run.output_dir / "metrics.json")
         raise
 
-    # Testing from a checkpoint restores callback state too: keep the full history first.
-    epochs_seen = list(history.epochs)
-    test_metrics: dict[str, float] = {}
-    best_path = best_checkpoint(trainer)
-    if cfg.get("test", True) and "test" in datamodule.datasets:
-        results = trainer.test(
-            module, datamodule=datamodule, ckpt_path=best_path or None, weights_only=False
-        )
-        test_metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
-    history.epochs = epochs_seen
-    calibration = cfg.get("calibration") or {}
+
+def test_best(run: Run) -> dict[str, float]:
+    """Test metrics of the best checkpoint at the training resolution (if there is a test
+    split and ``test`` is on)."""
+    best_path = best_checkpoint(run.trainer)
+    if not run.cfg.get("test", True) or "test" not in run.datamodule.datasets:
+        return {}
+    results = run.trainer.test(
+        run.module, datamodule=run.datamodule, ckpt_path=best_path or None, weights_only=False
+    )
+    return {k: float(v) for k, v in (results[0] if results else {}).items()}
+
+
+def calibrate(run: Run) -> dict:
+    """Threshold choice and full-resolution test scores of the best checkpoint, as the
+    ``calibration`` config asks (nothing when it asks for neither)."""
+    calibration = run.cfg.get("calibration") or {}
+    best_path = best_checkpoint(run.trainer)
     wanted = calibration.get("select_threshold") or calibration.get("full_resolution_test")
-    if best_path and wanted:
-        test_metrics.update(
-            calibrate_and_score(
-                Path(best_path),
-                datamodule,
-                output_dir,
-                select_threshold=bool(calibration.get("select_threshold")),
-                thresholds=list(calibration.get("thresholds") or []),
-                score_test=bool(calibration.get("full_resolution_test")),
-            )
-        )
-    metrics = summary("completed", test_metrics, best_path)
-    write_json(output_dir / "metrics.json", metrics)
+    if not best_path or not wanted:
+        return {}
+    return calibrate_and_score(
+        Path(best_path),
+        run.datamodule,
+        run.output_dir,
+        select_threshold=bool(calibration.get("select_threshold")),
+        thresholds=list(calibration.get("thresholds") or []),
+        score_test=bool(calibration.get("full_resolution_test")),
+    )
+
+
+# ---------------------------------------------------------------------------------- train
+def train(cfg: DictConfig) -> dict:
+    """Fit, test the best checkpoint, write ``metrics.json``; return its contents."""
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.get("resume") and (previous := completed_before(output_dir)):
+        log.info("%s: already completed, skipped (resume=true)", output_dir)
+        return previous
+    start = time.time()
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    torch.set_float32_matmul_precision("high")
+    # A config error fails here, before anything is read or written.
+    check_optimized_metric(cfg.get("optimized_metric") or "val/iou_best")
+    datamodule = build_datamodule(cfg, output_dir)
+    recipe = build_recipe(cfg, datamodule)
+
+    write_json(output_dir / "environment.json", environment(Path(__file__).resolve().parent))
+    datamodule.setup("fit")  # bad data fails now, before anything else is built
+    module = build_module(cfg, recipe)
+    history = MetricsHistory()
+    run = Run(cfg, output_dir, datamodule, module, build_trainer(cfg, history), history, start)
+
+    log.info("Training %s", run_name())
+    fit(run, resume_path(cfg, output_dir))
+    test_metrics = test_best(run)
+    test_metrics.update(calibrate(run))
+    metrics = run.write(run.summary("completed", test_metrics))
     log.info("Wrote %s", output_dir / "metrics.json")
     if metrics["collapsed"]:
         log.warning("Validation collapsed: %s", metrics["collapsed"])

@@ -1,0 +1,50 @@
+"""Per-image score tables (CSV) and summaries (JSON), written atomically."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from pathlib import Path
+
+from skinseg.atomic import atomic_path, write_json
+from skinseg.evaluation.scores import SCORES
+
+
+def write_per_image(rows: Iterable[dict], path: str | Path, extra: Iterable[str] = ()) -> Path:
+    """``id``, the :data:`SCORES` (full float precision) and any ``extra`` columns, one row per
+    image."""
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["id", *SCORES, *extra], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def read_per_image(path: str | Path) -> list[dict]:
+    """Rows of a table written by :func:`write_per_image`: ``id`` as text, scores as floats.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a per-image table (no ``id`` or ``jaccard`` column, a bad number).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"per-image table {path} not found")
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if not {"id", "jaccard"} <= set(reader.fieldnames or []):
+            raise ValueError(f"{path}: expected a per-image table with columns id, jaccard, ...")
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            try:
+                rows.append({k: v if k not in SCORES else float(v) for k, v in row.items()})
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{path}, line {line}: not a number ({exc})") from exc
+    return rows
+
+
+def write_summary(summary: dict, path: str | Path) -> Path:
+    """A summary (from :func:`~skinseg.evaluation.scores.summarise`) as JSON."""
+    write_json(path, summary)
+    return Path(path)
