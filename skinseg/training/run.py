@@ -31,6 +31,7 @@ from skinseg.training.provenance import environment
 
 log = logging.getLogger(__name__)
 
+
 class ConfigError(ValueError):
     """A config value that cannot work, found before anything is read or trained."""
 
