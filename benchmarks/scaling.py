@@ -28,6 +28,7 @@ def worker(root: Path, n: int, size: int, width: int, budget: float | None) -> d
     import torch
 
     from skinseg.data import SkinLesionDataModule, find_isic
+    from skinseg.hardware import training_precision
     from skinseg.losses import BCELoss, ComboLoss, DiceLoss
     from skinseg.models import UNet
     from skinseg.training.module import SegmentationModule
@@ -71,7 +72,7 @@ def worker(root: Path, n: int, size: int, width: int, budget: float | None) -> d
         max_epochs=2,
         accelerator="auto",
         devices=1,
-        precision="bf16-mixed",
+        precision=training_precision(),  # the faster on this machine, as train.py picks
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from skinseg.hardware import cpu_bf16_probe, cpu_description, training_precision
 from skinseg.losses import BCELoss, ComboLoss, DiceLoss
 from skinseg.models import MODELS
 
@@ -262,12 +263,18 @@ def inference(quick: bool) -> dict:
         )
         export(ckpt, "onnx", tmp / "model.onnx")
         out = {"source": source, "model": "unet (default width) at 256x256"}
-        for label, model in (("checkpoint", ckpt), ("onnx", tmp / "model.onnx")):
-            predict_files(model, images, tmp / "warm", batch_size=4, device="auto", progress=False)
+        # The checkpoint with --precision auto (what users get), then forced fp32 and bf16.
+        runs = [
+            ("checkpoint", ckpt, "auto"),
+            ("checkpoint_fp32", ckpt, "32"),
+            ("checkpoint_bf16", ckpt, "bf16"),
+            ("onnx", tmp / "model.onnx", "auto"),
+        ]
+        for label, model, precision in runs:
+            options = dict(batch_size=4, device="auto", progress=False, precision=precision)
+            predict_files(model, images, tmp / "warm", **options)
             start = time.perf_counter()
-            written = predict_files(
-                model, images, tmp / f"out_{label}", batch_size=4, device="auto", progress=False
-            )
+            written = predict_files(model, images, tmp / f"out_{label}", **options)
             out[f"{label}_images_per_s"] = len(written) / (time.perf_counter() - start)
         return out
 
@@ -290,6 +297,10 @@ def main() -> int:
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
             "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+            # Absolute figures differ between CPUs: every result names the one it ran on.
+            "cpu": cpu_description(),
+            "bf16_probe": cpu_bf16_probe(),
+            "auto_precision": training_precision(),
         },
         "settings": {"batch": batch, "size": size, "quick": quick},
     }
@@ -359,7 +370,8 @@ def main() -> int:
     inf = report["inference"]
     print(
         f"predict end to end ({inf['source']}): checkpoint {inf['checkpoint_images_per_s']:.1f}"
-        f" img/s, onnx {inf['onnx_images_per_s']:.1f} img/s",
+        f" img/s with --precision auto (fp32 {inf['checkpoint_fp32_images_per_s']:.1f}, bf16 "
+        f"{inf['checkpoint_bf16_images_per_s']:.1f}), onnx {inf['onnx_images_per_s']:.1f} img/s",
         flush=True,
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,9 @@ from PIL import Image
 from skinseg.data.synthetic import generate_sample
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# The bf16 probe behind precision "auto" caches its result: once per test session, not in the
+# user's home (child processes such as train.py runs inherit it).
+os.environ.setdefault("SKINSEG_CACHE_DIR", tempfile.mkdtemp(prefix="skinseg-test-cache-"))
 
 
 def write_pair(image_path: Path, mask_path: Path, index: int, size=(40, 48), mask_scale=255):

@@ -7,7 +7,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "skinseg"
 # Bottom to top; a part may import the parts of lower floors only (not its neighbours).
 FLOORS = [
     {"atomic", "recipe"},
-    {"data", "metrics", "models", "losses"},
+    {"data", "metrics", "models", "losses", "hardware"},
     {"evaluation"},
     {"inference", "report", "compare"},
     {"training"},

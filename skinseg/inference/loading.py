@@ -8,15 +8,19 @@ crafted checkpoint cannot run code. The network is rebuilt from its stored confi
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from skinseg.hardware import fast_bf16
 from skinseg.inference.predictor import Predictor
 from skinseg.models import MODELS
 from skinseg.recipe import Recipe
+
+log = logging.getLogger(__name__)
 
 RECIPE_KEY = "skinseg.recipe"  # the recipe's name in ONNX metadata and TorchScript extras
 # A training checkpoint's own entry: {"net_config": ..., "recipe": ...}, plain data only.
@@ -82,21 +86,19 @@ def load_net_from_checkpoint(path: str | Path) -> tuple[nn.Module, Recipe]:
     return net.eval(), stored_recipe(meta.get("recipe"), path)
 
 
-def fast_bf16(device: str) -> bool:
-    """Whether bf16 matrix units make bf16 inference much faster here (AMX CPUs, bf16 GPUs)."""
-    if device.startswith("cuda"):
-        return torch.cuda.is_bf16_supported()
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    return bool(amx and amx())
-
-
 def torch_backend(net: nn.Module, device: str = "cpu", precision: str = "auto"):
     """Run ``net`` channels-last, under bf16 autocast when ``precision`` asks for it (``auto``:
-    where :func:`fast_bf16`; about 4x faster on an AMX CPU, masks differ only at a few border
-    pixels)."""
+    where bf16 is measured to be fast here, :func:`skinseg.hardware.fast_bf16`; about 4x faster
+    on an AMX CPU, masks differ only at a few border pixels).
+
+    Raises:
+        ValueError: an unknown ``precision``.
+    """
     if precision not in ("auto", "32", "bf16"):
         raise ValueError(f"precision must be 'auto', '32' or 'bf16', got {precision!r}")
     bf16 = precision == "bf16" or (precision == "auto" and fast_bf16(device))
+    if precision == "auto":
+        log.info("precision auto on %s: %s", device, "bf16 autocast" if bf16 else "fp32")
     kind = "cuda" if device.startswith("cuda") else "cpu"
     net = net.to(device).eval()
     if isinstance(net, nn.Module) and not isinstance(net, torch.jit.ScriptModule):

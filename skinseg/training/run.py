@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from skinseg.atomic import write_json
 from skinseg.data import SkinLesionDataModule
+from skinseg.hardware import training_precision
 from skinseg.metrics import METRIC_NAMES
 from skinseg.recipe import Recipe
 from skinseg.training.calibrate import calibrate_and_score
@@ -173,8 +174,13 @@ def build_trainer(cfg: DictConfig, history: MetricsHistory) -> L.Trainer:
     loggers = instantiate_dict(cfg.get("logger"))
     if not loggers:  # a learning-rate monitor without a logger is an error in Lightning
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    precision = cfg.trainer.get("precision")
+    if precision == "auto":
+        precision = training_precision(str(cfg.trainer.get("accelerator", "auto")))
+        log.info("trainer.precision=auto: %s, the faster on this machine", precision)
     return hydra.utils.instantiate(
         cfg.trainer,
+        precision=precision,
         callbacks=callbacks,
         logger=loggers or False,
         plugins=[AtomicCheckpointIO()],
