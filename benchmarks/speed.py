@@ -325,37 +325,41 @@ def main() -> int:
             report["training"][f"{name}/bf16"]["images_per_s"] / fp32
         )
 
-    r = train_throughput("unet", "bf16-mixed", batch, size, steps, channels_last=False)
-    with_cl = report["training"]["unet/bf16"]["images_per_s"] if "unet" in args.models else None
+    # The rest in the precision training picks here (trainer.precision: auto).
+    chosen = report["machine"]["auto_precision"]
+    key = "bf16" if chosen == "bf16-mixed" else "fp32"
+    r = train_throughput("unet", chosen, batch, size, steps, channels_last=False)
+    with_cl = report["training"][f"unet/{key}"]["images_per_s"] if "unet" in args.models else None
     report["memory_format"] = {
-        "unet_bf16_contiguous_images_per_s": r["images_per_s"],
-        "unet_bf16_channels_last_images_per_s": with_cl,
+        "precision": chosen,
+        "unet_contiguous_images_per_s": r["images_per_s"],
+        "unet_channels_last_images_per_s": with_cl,
     }
     print(
-        f"unet bf16 contiguous (NCHW): {r['images_per_s']:.1f} img/s vs channels-last "
+        f"unet {key} contiguous (NCHW): {r['images_per_s']:.1f} img/s vs channels-last "
         f"{with_cl if with_cl is None else round(with_cl, 1)}",
         flush=True,
     )
 
     dm = synthetic_datamodule(8 * batch, size, batch)
     epochs = 1 if quick else 2
-    plain = plain_loop_epoch("unet", "bf16-mixed", dm, epochs)
-    framework = trainer_epoch("unet", "bf16-mixed", dm, epochs)
+    plain = plain_loop_epoch("unet", chosen, dm, epochs)
+    framework = trainer_epoch("unet", chosen, dm, epochs)
     report["overhead"] = {
         "model": "unet",
-        "precision": "bf16-mixed",
+        "precision": chosen,
         "plain_images_per_s": plain,
         "trainer_images_per_s": framework,
         "ratio": framework / plain,
     }
     print(
-        f"trainer vs plain loop (unet, bf16): {framework:.1f} vs {plain:.1f} img/s, "
+        f"trainer vs plain loop (unet, {key}): {framework:.1f} vs {plain:.1f} img/s, "
         f"ratio {framework / plain:.3f}",
         flush=True,
     )
 
     pipe = input_pipeline(dm, 2)
-    consumed = max(r["images_per_s"] for k, r in report["training"].items() if "bf16" in k)
+    consumed = max(r["images_per_s"] for k, r in report["training"].items() if key in k)
     report["input_pipeline"] = {
         "images_per_s": pipe,
         "fastest_training_images_per_s": consumed,
