@@ -153,3 +153,27 @@ def test_an_empty_checkpoint_gets_a_message_not_a_traceback(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "the file is empty, not a checkpoint" in err
     assert "Traceback" not in err and not Path("o").exists()
+
+
+def _deuteranope_chromaticity(rgb) -> np.ndarray:
+    """The hue a reader without green cones sees in a colour (Machado et al. 2009, severity 1),
+    as chromaticity coordinates: brightness divided out, since two colours that differ only
+    in brightness read as one colour drawn lighter or darker."""
+    m = np.array([[0.367, 0.861, -0.228], [0.280, 0.673, 0.047], [-0.012, 0.043, 0.969]])
+    seen = np.clip(m @ np.asarray(rgb, float), 0, 255)
+    return seen / seen.sum()
+
+
+def test_truth_and_prediction_colours_stay_apart_for_red_green_colour_blind_readers():
+    from skinseg.recipe import PREDICTION_COLOUR, TRUTH_COLOUR, overlay
+
+    def apart(a, b) -> float:
+        return float(np.linalg.norm(_deuteranope_chromaticity(a) - _deuteranope_chromaticity(b)))
+
+    assert apart(TRUTH_COLOUR, PREDICTION_COLOUR) > 0.3
+    assert apart((0, 255, 0), (255, 0, 0)) < 0.1  # why green and red were replaced
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:6, 2:6] = 1
+    drawn = overlay(np.zeros((8, 8, 3), np.uint8), mask, PREDICTION_COLOUR)
+    assert tuple(drawn[2, 2]) == PREDICTION_COLOUR  # the outline is solid
+    assert tuple(drawn[0, 0]) == (0, 0, 0)  # outside the mask untouched
