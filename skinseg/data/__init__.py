@@ -2,15 +2,31 @@
 
 from skinseg.data.datamodule import DATASETS, SkinLesionDataModule
 from skinseg.data.errors import DataValidationError
-from skinseg.data.layouts import Catalog, Sample, find_folder, find_isic, find_ph2
+from skinseg.data.layouts import (
+    LAYOUTS,
+    Catalog,
+    GeneratedSample,
+    Layout,
+    Sample,
+    find_folder,
+    find_isic,
+    find_ph2,
+    find_synthetic,
+    get_layout,
+)
 
 __all__ = [
     "DATASETS",
+    "LAYOUTS",
     "Catalog",
     "DataValidationError",
+    "GeneratedSample",
+    "Layout",
     "Sample",
     "SkinLesionDataModule",
     "find_folder",
     "find_isic",
     "find_ph2",
+    "find_synthetic",
+    "get_layout",
 ]
