@@ -4,6 +4,26 @@ from __future__ import annotations
 
 import lightning as L
 from lightning.pytorch.callbacks import EMAWeightAveraging
+from torch import Tensor
+
+
+class WarmupDecay:
+    """An EMA step whose decay grows with the number of updates: ``min(decay, (1 + n) /
+    (10 + n))`` after ``n`` updates (the warm-up of TensorFlow's ExponentialMovingAverage
+    with ``num_updates``, as timm uses it). The average then forgets the random
+    initialisation within the first tens of steps instead of over ``1 / (1 - decay)``.
+
+    Args:
+        decay: the decay the warm-up grows to.
+    """
+
+    def __init__(self, decay: float) -> None:
+        self.decay = decay
+
+    def __call__(self, averaged: Tensor, current: Tensor, num_averaged: Tensor) -> Tensor:
+        n = float(num_averaged)
+        decay = min(self.decay, (1.0 + n) / (10.0 + n))
+        return averaged + (current - averaged) * (1.0 - decay)
 
 
 class EMA(EMAWeightAveraging):
@@ -16,12 +36,21 @@ class EMA(EMAWeightAveraging):
     Args:
         decay: weight of the running average per optimizer step (horizon ~ 1 / (1 - decay)).
         update_starting_at_epoch: optionally start averaging later.
+        warmup: let the decay grow with the step (:class:`WarmupDecay`) so that the average
+            does not carry the random initialisation through the first epochs.
     """
 
-    def __init__(self, decay: float = 0.999, update_starting_at_epoch: int | None = None) -> None:
+    def __init__(
+        self,
+        decay: float = 0.999,
+        update_starting_at_epoch: int | None = None,
+        warmup: bool = False,
+    ) -> None:
         if not 0.0 < decay < 1.0:
             raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
         super().__init__(decay=decay, update_starting_at_epoch=update_starting_at_epoch)
+        if warmup:  # the averaged model is built from these arguments when fitting starts
+            self._kwargs["avg_fn"] = WarmupDecay(decay)
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if self._device is None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+import time
 
 import lightning as L
 
+TIME_KEY = "time_s"  # seconds of fitting up to the end of the epoch's validation
+
 
 class MetricsHistory(L.Callback):
-    """Records the ``val/*`` scalars and the epoch's mean training loss after each validation.
+    """Records the ``val/*`` scalars, the epoch's mean training loss and the seconds of fitting
+    so far (``time_s``, for time-to-quality curves) after each validation.
 
     It runs before the checkpoint callbacks save, so a checkpoint holds the history up to and
     including its own epoch, and a resumed run continues it. Testing or predicting from a
@@ -19,9 +23,15 @@ class MetricsHistory(L.Callback):
     def __init__(self) -> None:
         self.epochs: list[dict[str, float]] = []
         self._stage: str | None = None
+        self._start = time.perf_counter()
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         self._stage = stage
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # A resumed run goes on counting from the time its checkpoint had reached.
+        done = self.epochs[-1].get(TIME_KEY, 0.0) if self.epochs else 0.0
+        self._start = time.perf_counter() - (done or 0.0)
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Not on_validation_epoch_end: callbacks run before the module's hook logs the epoch.
@@ -37,6 +47,7 @@ class MetricsHistory(L.Callback):
         if train_loss is not None and train_loss.update_called:
             v = float(train_loss.compute())
             row["train/loss"] = v if math.isfinite(v) else None
+        row[TIME_KEY] = round(time.perf_counter() - self._start, 3)
         self.epochs.append(row)
 
     def state_dict(self) -> dict:
@@ -67,3 +78,8 @@ def collapsed(history: list[dict], monitor: str = "val/iou") -> str | None:
     if last < 0.5 * best:
         return f"{monitor} fell from its best {best:.3f} to {last:.3f} in the last epoch"
     return None
+
+
+def without_times(history: list[dict]) -> list[dict]:
+    """The history's metrics alone (what the same seed must reproduce; times differ)."""
+    return [{k: v for k, v in row.items() if k != TIME_KEY} for row in history]
