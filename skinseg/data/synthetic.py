@@ -163,13 +163,3 @@ def generate_sample(
     img *= rng.uniform(0.85, 1.1)
     img += rng.normal(0, 2.5, img.shape)
     return np.clip(img, 0, 255).astype(np.uint8), mask
-
-
-def generate(
-    count: int, seed: int = 0, size: tuple[int, int] = (128, 128), start: int = 0
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Images ``start .. start + count - 1`` of the series ``seed``."""
-    if count < 1:
-        raise ValueError(f"count must be >= 1, got {count}")
-    pairs = [generate_sample(i, seed, size) for i in range(start, start + count)]
-    return [p[0] for p in pairs], [p[1] for p in pairs]
