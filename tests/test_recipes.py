@@ -219,8 +219,20 @@ def test_ema_warmup_decay_grows_with_the_updates_to_its_cap():
 
     step = WarmupDecay(0.98)
     zero, one = torch.zeros(1), torch.ones(1)
-    assert step(zero, one, torch.tensor(1)).item() == pytest.approx(1 - 2 / 11)  # decay 2/11
-    assert step(zero, one, torch.tensor(40)).item() == pytest.approx(1 - 41 / 50)
-    assert step(zero, one, torch.tensor(10_000)).item() == pytest.approx(0.02)  # capped at 0.98
+    # After the first update (a copy), the second weighs both equally, as a bias-corrected
+    # EMA: decay 0.98 (1 - 0.98) / (1 - 0.98**2) = 0.98 / 1.98.
+    assert step(zero, one, torch.tensor(1)).item() == pytest.approx(1 - 0.98 / 1.98)
+    assert step(zero, one, torch.tensor(100)).item() == pytest.approx(
+        1 - 0.98 * (1 - 0.98**100) / (1 - 0.98**101)
+    )
+    assert step(zero, one, torch.tensor(10_000)).item() == pytest.approx(0.02)  # at its cap
+    # Averaging a constant stream: the corrected average is the mean of what it has seen.
+    values = [3.0, 5.0, 7.0]
+    avg = torch.tensor([values[0]])
+    for n, v in enumerate(values[1:], start=1):
+        avg = step(avg, torch.tensor([v]), torch.tensor(n))
+    weights = [0.98**2, 0.98, 1.0]
+    expected = sum(w * v for w, v in zip(weights, values, strict=True)) / sum(weights)
+    assert avg.item() == pytest.approx(expected)
     assert isinstance(EMA(0.98, warmup=True)._kwargs["avg_fn"], WarmupDecay)
     assert not isinstance(EMA(0.98)._kwargs["avg_fn"], WarmupDecay)
