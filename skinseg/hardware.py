@@ -2,15 +2,17 @@
 
 bf16 autocast is much faster than fp32 where the hardware has bf16 matrix units (Intel AMX,
 Ampere and newer GPUs) or bf16 instructions (AVX512-BF16, e.g. AMD Zen 4), and much *slower*
-where it has neither: on an AVX2-only AMD EPYC (Zen 3) a U-Net training step ran 8 to 11 times
-slower under bf16 autocast than in fp32. A CPU flag is only a guess, so on CPUs the choice is
-measured: a short probe times a convolution block (forward and backward) both ways, once per
-machine and PyTorch version, and the result is cached (``~/.cache/skinseg/bf16_probe.json``,
-or ``$SKINSEG_CACHE_DIR``). On CUDA the device's own capability answers.
+where it has neither: on an AVX2-only AMD EPYC (Zen 3) the training steps of the three models
+ran 9 to 14 times slower under bf16 autocast than in fp32. A CPU flag is only a guess, so on
+CPUs the choice is measured: a short probe times a convolution block (forward and backward)
+both ways, once per machine and PyTorch version, and the result is cached
+(``~/.cache/skinseg/bf16_probe.json``, or ``$SKINSEG_CACHE_DIR``). On CUDA the device's own
+capability answers.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -27,8 +29,10 @@ MIN_SPEEDUP = 1.15
 FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "fma")
 
 
+@functools.cache
 def cpu_description() -> dict:
-    """The CPU model, its core count and the vector/matrix flags that matter for speed."""
+    """The CPU model, its core count and the vector/matrix flags that matter for speed (read
+    once per process)."""
     model, flags = platform.processor() or platform.machine(), set()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
@@ -127,8 +131,7 @@ def training_precision(accelerator: str = "auto") -> str:
     fast on the device training will use, else ``32``."""
     import torch
 
+    device = accelerator
     if accelerator in ("auto", "gpu", "cuda"):
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    else:
-        device = "cpu" if accelerator == "cpu" else accelerator
     return "bf16-mixed" if fast_bf16(device) else "32"

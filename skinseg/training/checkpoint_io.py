@@ -9,8 +9,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from skinseg.atomic import atomic_path
-from skinseg.inference.loading import CHECKPOINT_KEY, read_checkpoint
-from skinseg.recipe import Recipe
+from skinseg.inference.loading import CHECKPOINT_KEY, read_checkpoint, stored_recipe
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -29,6 +28,8 @@ def store_threshold(checkpoint: Path, threshold: float) -> None:
     """
     ckpt = read_checkpoint(Path(checkpoint))
     meta = ckpt[CHECKPOINT_KEY]
-    meta["recipe"] = Recipe.from_dict(meta.get("recipe")).with_threshold(threshold).to_dict()
+    meta["recipe"] = (
+        stored_recipe(meta.get("recipe"), checkpoint).with_threshold(threshold).to_dict()
+    )
     with atomic_path(checkpoint) as tmp:
         torch.save(ckpt, tmp)
