@@ -199,3 +199,24 @@ def overlay(
     edge = m & ~(np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1))
     out[edge] = colour
     return out.astype(np.uint8)
+
+
+def outlines(
+    image: np.ndarray,
+    masks: Sequence[tuple[np.ndarray, tuple[int, int, int]]],
+    width: int | None = None,
+) -> np.ndarray:
+    """Draw the outline of each ``(mask, colour)`` over a copy of an RGB uint8 image, in order
+    (the last on top): a truth and a prediction compared on one picture.
+
+    ``width`` defaults to about 1/250 of the image's longer side (at least 2 pixels).
+
+    Shape:
+        image: (H, W, 3) uint8; each mask: (H, W). Returns (H, W, 3) uint8.
+    """
+    out = np.ascontiguousarray(image, dtype=np.uint8).copy()
+    width = width or max(2, round(max(image.shape[:2]) / 250))
+    for mask, colour in masks:
+        contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+        cv2.drawContours(out, contours, -1, tuple(int(c) for c in colour), width)
+    return out

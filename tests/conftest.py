@@ -12,6 +12,8 @@ from PIL import Image
 
 from skinseg.data.synthetic import generate_sample
 
+from .browser import browser, page  # noqa: F401  (fixtures)
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 # The bf16 probe behind precision "auto" caches its result: once per test session, not in the
 # user's home (child processes such as train.py runs inherit it).
@@ -86,3 +88,15 @@ def make_isic(root: Path, edition: str, counts: dict[str, int], size=(40, 48)) -
             write_pair(root / images / f"{sid}.jpg", root / masks / f"{sid}{suffix}.png", n, size)
             n += 1
     return root
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(tmp_path_factory) -> Path:
+    """A real checkpoint from train() on tiny synthetic data (2 epochs)."""
+    from skinseg.training.run import train
+
+    from .training_helpers import compose_config
+
+    out = tmp_path_factory.mktemp("run")
+    train(compose_config(["model=unet2", "trainer.max_epochs=2", "logger=none"], out))
+    return out / "checkpoints" / "best.ckpt"

@@ -9,8 +9,8 @@ FLOORS = [
     {"atomic", "recipe"},
     {"data", "metrics", "models", "losses", "hardware"},
     {"evaluation"},
-    {"inference", "report", "compare"},
-    {"training"},
+    {"inference", "report", "compare", "review"},
+    {"training", "serve"},
     {"cli"},
 ]
 FLOOR = {part: level for level, parts in enumerate(FLOORS) for part in parts}

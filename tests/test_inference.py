@@ -15,8 +15,6 @@ from skinseg.inference.loading import CheckpointError
 from skinseg.models import MODELS
 from skinseg.recipe import fill_holes, largest_component
 
-from .training_helpers import compose_config
-
 
 def fake_checkpoint(path: Path, name: str, image_size=(32, 32), **recipe) -> Path:
     """A checkpoint in the layout training writes, for an untrained tiny model."""
@@ -43,16 +41,6 @@ def fake_checkpoint(path: Path, name: str, image_size=(32, 32), **recipe) -> Pat
     }
     torch.save(ckpt, path)
     return path
-
-
-@pytest.fixture(scope="module")
-def trained_checkpoint(tmp_path_factory) -> Path:
-    """A real checkpoint from train() on tiny synthetic data."""
-    from skinseg.training.run import train
-
-    out = tmp_path_factory.mktemp("run")
-    train(compose_config(["model=unet2", "trainer.max_epochs=2", "logger=none"], out))
-    return out / "checkpoints" / "best.ckpt"
 
 
 def write_inputs(folder: Path) -> dict[str, tuple[int, int]]:

@@ -37,11 +37,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument(
+        "--review",
+        action="store_true",
+        help="also write review.html: every image with its truth and prediction outlined",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", choices=["auto", "32", "bf16"])
 
 
-def _samples(args):
+def _samples(args) -> tuple[list, dict[str, str]]:
+    """The samples to score and their diagnoses (where the dataset has them)."""
     from skinseg.data.layouts import Sample
     from skinseg.evaluation.files import find_file
 
@@ -52,7 +58,8 @@ def _samples(args):
         options = {}
         if args.mask_suffix is not None and "mask_suffix" in layout.options:
             options["mask_suffix"] = args.mask_suffix
-        return layout.catalog(args.root, **options).all_samples()
+        catalog = layout.catalog(args.root, **options)
+        return catalog.all_samples(), catalog.labels
     if not args.masks:
         raise ValueError("give --masks (and --images with --checkpoint), or --data and --root")
     if not args.masks.is_dir():
@@ -72,15 +79,15 @@ def _samples(args):
         samples.append(Sample(sid, image, m))
     if not samples:
         raise FileNotFoundError(f"no masks named <id>{suffix}.* in {args.masks}")
-    return samples
+    return samples, {}
 
 
 def run(args: argparse.Namespace) -> int:
-    from skinseg.evaluation import summarise, write_per_image
+    from skinseg.evaluation import SOURCES, summarise, table_path, write_per_image
     from skinseg.evaluation.files import pair_predictions, score_files
     from skinseg.evaluation.tables import write_summary
 
-    samples = _samples(args)
+    samples, labels = _samples(args)
     if args.checkpoint:
         from skinseg.inference.files import write_png
         from skinseg.inference.loading import load_predictor
@@ -101,10 +108,22 @@ def run(args: argparse.Namespace) -> int:
         pred_dir = args.predictions
         if not pred_dir.is_dir():
             raise FileNotFoundError(f"predictions folder {pred_dir} not found")
-    rows = score_files(pair_predictions(pred_dir, samples))
+    pairs = pair_predictions(pred_dir, samples)
+    rows = score_files(pairs)
+    csv_path = args.output / "per_image.csv"
+    images = {s.id: s.image for s in samples}
+    for row, (sid, pred, truth) in zip(rows, pairs, strict=True):
+        row["image"] = table_path(images[sid], csv_path)
+        row["truth"] = table_path(truth, csv_path)
+        row["prediction"] = table_path(pred, csv_path)
+        row["diagnosis"] = labels.get(sid, "")
     summary = summarise(rows)
-    csv_path = write_per_image(rows, args.output / "per_image.csv")
+    write_per_image(rows, csv_path, extra=SOURCES)
     json_path = write_summary(summary, args.output / "summary.json")
     print(json.dumps(summary, indent=2))
     print(f"wrote {csv_path} and {json_path}")
+    if args.review:
+        from skinseg.review import write_review
+
+        print(f"wrote {write_review(args.output)}")
     return 0

@@ -11,8 +11,10 @@ SUBCOMMANDS: dict[str, str] = {
     "download": "skinseg.cli.download",
     "predict": "skinseg.cli.predict",
     "evaluate": "skinseg.cli.evaluate",
+    "review": "skinseg.cli.review",
     "report": "skinseg.cli.report",
     "export": "skinseg.cli.export",
+    "serve": "skinseg.cli.serve",
 }
 
 

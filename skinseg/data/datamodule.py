@@ -256,6 +256,12 @@ class SkinLesionDataModule(L.LightningDataModule):
             else:
                 yield sid, read_image(sample.image)[0], read_mask(sample.mask)[0]
 
+    def source(self, sid: str) -> layouts.Sample | GeneratedSample:
+        """Where image ``sid`` comes from: its files, or its place in the generated series."""
+        if sid not in self._sources:
+            raise KeyError(f"{sid}: not an image of this DataModule (has setup() run?)")
+        return self._sources[sid]
+
     def save_split(self, path: str | Path) -> Path:
         """Write the split in use as JSON."""
         if self.split is None:

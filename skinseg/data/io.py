@@ -7,6 +7,7 @@ cannot is raised as :class:`ImageReadError` naming the file.
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -23,20 +24,37 @@ class ImageReadError(ValueError):
     """A file could not be decoded as an image."""
 
 
+class ImageTooLargeError(ImageReadError):
+    """An image with more pixels than the caller allows."""
+
+
+def _decode(source, name: str, max_pixels: int | None = None) -> Image.Image:
+    """Open and decode ``source`` (a path or a binary file object) now, so that truncated files
+    fail here, not in a worker later; ``name`` is what messages call it."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(source)
+            if max_pixels is not None and img.width * img.height > max_pixels:
+                raise ImageTooLargeError(
+                    f"{name}: {img.width}x{img.height} pixels is more than the "
+                    f"{max_pixels:,} allowed"
+                )
+            img.load()
+    except ImageTooLargeError:
+        raise
+    except Exception as exc:  # PIL raises many types: OSError, SyntaxError, ValueError, ...
+        raise ImageReadError(f"{name}: cannot decode image ({type(exc).__name__}: {exc})") from exc
+    return img
+
+
 def _open(path: Path) -> Image.Image:
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"{path}: file not found")
     if path.stat().st_size == 0:
         raise ImageReadError(f"{path}: file is empty")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
-            img.load()  # decode now: truncated files fail here, not in a worker later
-    except Exception as exc:  # PIL raises many types: OSError, SyntaxError, ValueError, ...
-        raise ImageReadError(f"{path}: cannot decode image ({type(exc).__name__}: {exc})") from exc
-    return img
+    return _decode(path, str(path))
 
 
 def _to_8bit(arr: np.ndarray) -> np.ndarray:
@@ -64,7 +82,24 @@ def read_image(path: str | Path) -> tuple[np.ndarray, list[str]]:
     Raises:
         ImageReadError: the file is missing, empty, truncated or not an image.
     """
-    img = _open(Path(path))
+    return _rgb(_open(Path(path)))
+
+
+def decode_image(
+    data: bytes, name: str = "upload", max_pixels: int | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """An image file's bytes (an upload) as :func:`read_image` reads the file: same array.
+
+    Raises:
+        ImageTooLargeError: more than ``max_pixels`` pixels (checked before decoding).
+        ImageReadError: empty, truncated or not an image.
+    """
+    if not data:
+        raise ImageReadError(f"{name}: file is empty")
+    return _rgb(_decode(io.BytesIO(data), name, max_pixels))
+
+
+def _rgb(img: Image.Image) -> tuple[np.ndarray, list[str]]:
     notes = []
     if img.getexif().get(0x0112, 1) != 1:
         img = ImageOps.exif_transpose(img)

@@ -6,15 +6,24 @@ prediction ablation.
 """
 
 from skinseg.evaluation.scores import SCORES, score_mask, summarise
-from skinseg.evaluation.tables import read_per_image, write_per_image
+from skinseg.evaluation.tables import (
+    SOURCES,
+    read_per_image,
+    source_path,
+    table_path,
+    write_per_image,
+)
 from skinseg.evaluation.threshold import MIN_GAIN, choose_threshold
 
 __all__ = [
     "MIN_GAIN",
     "SCORES",
+    "SOURCES",
     "choose_threshold",
     "read_per_image",
     "score_mask",
+    "source_path",
     "summarise",
+    "table_path",
     "write_per_image",
 ]

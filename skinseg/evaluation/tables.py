@@ -9,6 +9,11 @@ from pathlib import Path
 from skinseg.atomic import atomic_path, write_json
 from skinseg.evaluation.scores import SCORES
 
+# Where each row's pictures are, for the review page: the image, its truth and the predicted
+# mask as paths (relative to the table's folder when inside it), and the case's diagnosis where
+# the dataset has one. Empty where unknown.
+SOURCES = ("image", "truth", "prediction", "diagnosis")
+
 
 def write_per_image(rows: Iterable[dict], path: str | Path, extra: Iterable[str] = ()) -> Path:
     """``id``, the :data:`SCORES` (full float precision) and any ``extra`` columns, one row per
@@ -21,8 +26,26 @@ def write_per_image(rows: Iterable[dict], path: str | Path, extra: Iterable[str]
     return path
 
 
+def table_path(path: str | Path | None, table: str | Path) -> str:
+    """``path`` as a per-image table stores it: relative to the table's folder when inside it,
+    absolute otherwise, empty for None."""
+    if path is None:
+        return ""
+    path, folder = Path(path).resolve(), Path(table).resolve().parent
+    return path.relative_to(folder).as_posix() if path.is_relative_to(folder) else str(path)
+
+
+def source_path(value: str, table: str | Path) -> Path | None:
+    """The file a :data:`SOURCES` cell names (see :func:`table_path`), None where empty."""
+    if not value:
+        return None
+    path = Path(value)
+    return path if path.is_absolute() else Path(table).resolve().parent / path
+
+
 def read_per_image(path: str | Path) -> list[dict]:
-    """Rows of a table written by :func:`write_per_image`: ``id`` as text, scores as floats.
+    """Rows of a table written by :func:`write_per_image`: ``id`` and the :data:`SOURCES` as
+    text, scores as floats.
 
     Raises:
         FileNotFoundError: no such file.

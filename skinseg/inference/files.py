@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -52,6 +53,13 @@ def check_output_dir(output: Path) -> Path:
     return output.resolve()
 
 
+def encode_png(array: np.ndarray) -> bytes:
+    """An 8-bit array as PNG bytes: what :func:`write_png` writes, and what the server sends."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def write_png(array: np.ndarray, path: Path, protected: set[Path] = frozenset()) -> Path:
     """Write an 8-bit PNG atomically (temporary file in the same folder, then rename).
 
@@ -62,5 +70,5 @@ def write_png(array: np.ndarray, path: Path, protected: set[Path] = frozenset())
     if target in protected:
         raise ValueError(f"refusing to overwrite input file {target}")
     with atomic_path(target, suffix=".png") as tmp:
-        Image.fromarray(array).save(tmp, format="PNG")
+        tmp.write_bytes(encode_png(array))
     return target

@@ -8,7 +8,17 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from skinseg.evaluation import SCORES, choose_threshold, score_mask, summarise, write_per_image
+from skinseg.data import GeneratedSample
+from skinseg.evaluation import (
+    SCORES,
+    SOURCES,
+    choose_threshold,
+    score_mask,
+    summarise,
+    table_path,
+    write_per_image,
+)
+from skinseg.inference.files import write_png
 from skinseg.inference.loading import load_predictor
 from skinseg.inference.run import predict_pairs
 from skinseg.training.checkpoint_io import store_threshold
@@ -26,7 +36,9 @@ def calibrate_and_score(
     device: str = "auto",
 ) -> dict:
     """Choose the threshold (stored in ``checkpoint``'s recipe) and score the test split at
-    full size, writing its per-image scores to ``test_per_image.csv``.
+    full size, writing its per-image scores to ``test_per_image.csv`` and its masks to
+    ``test_predictions/`` (with the images and truths of generated data, which have no files),
+    so that ``skinseg review`` can show them.
 
     Returns:
         ``{"threshold": ..., "threshold_candidates": {...}, "test_full/...": ...}`` with the
@@ -44,11 +56,14 @@ def calibrate_and_score(
         log.info("Threshold %.2f chosen on the validation split (%s)", threshold, means)
     if score_test and "test" in datamodule.datasets:
         out.setdefault("threshold", predictor.recipe.threshold)  # the one the scores used
-        rows = [
-            score_mask(sid, predictor.to_mask(probs), truth)
-            for sid, probs, truth in predict_pairs(predictor, datamodule.originals("test"))
-        ]
-        write_per_image(rows, output_dir / "test_per_image.csv")
+        table = output_dir / "test_per_image.csv"
+        rows = []
+        for sid, probs, truth in predict_pairs(predictor, datamodule.originals("test")):
+            mask = predictor.to_mask(probs)
+            row = score_mask(sid, mask, truth)
+            row.update(_sources(datamodule, sid, mask, output_dir / "test_predictions", table))
+            rows.append(row)
+        write_per_image(rows, table, extra=SOURCES)
         summary = summarise(rows)
         out.update({f"test_full/{k}": summary[k] for k in (*SCORES, "iou")})
         log.info(
@@ -56,3 +71,21 @@ def calibrate_and_score(
             {k: round(v, 4) for k, v in out.items() if k.startswith("test_full/")},
         )
     return out
+
+
+def _sources(datamodule, sid: str, mask, folder: Path, table: Path) -> dict[str, str]:
+    """Write a test image's predicted mask; its :data:`~skinseg.evaluation.SOURCES` cells."""
+    prediction = write_png(mask * 255, folder / f"{sid}_segmentation.png")
+    source = datamodule.source(sid)
+    if isinstance(source, GeneratedSample):
+        image, truth = source.generate(datamodule.image_size)
+        image_path = write_png(image, folder / f"{sid}_image.png")
+        truth_path = write_png(truth * 255, folder / f"{sid}_truth.png")
+    else:
+        image_path, truth_path = source.image, source.mask
+    return {
+        "image": table_path(image_path, table),
+        "truth": table_path(truth_path, table),
+        "prediction": table_path(prediction, table),
+        "diagnosis": datamodule.labels.get(sid, ""),
+    }
