@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import hydra
+from hydra.errors import InstantiationException
 import lightning as L
 import torch
 from hydra.errors import InstantiationException
@@ -29,6 +30,7 @@ from skinseg.training.checkpoint_io import AtomicCheckpointIO
 from skinseg.training.history import MetricsHistory, collapsed
 from skinseg.training.module import SegmentationModule
 from skinseg.training.provenance import environment
+from skinseg.training.trackers import log_best_checkpoint, log_config
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +67,24 @@ def run_name() -> str:
 
 
 def instantiate_dict(section: DictConfig | None) -> list:
-    """Instantiate every ``_target_`` node of a config section (callbacks, loggers)."""
+    """Instantiate every ``_target_`` node of a config section (callbacks, loggers).
+
+    Raises:
+        ConfigError: a node needs a package that is not installed (an optional extra).
+    """
     if not section:
         return []
-    return [
-        hydra.utils.instantiate(node)
-        for node in section.values()
-        if isinstance(node, DictConfig) and "_target_" in node
-    ]
+    out = []
+    for key, node in section.items():
+        if not (isinstance(node, DictConfig) and "_target_" in node):
+            continue
+        try:
+            out.append(hydra.utils.instantiate(node))
+        except InstantiationException as exc:
+            if isinstance(exc.__cause__, ImportError):
+                raise ConfigError(f"{key}: {exc.__cause__}") from exc
+            raise
+    return out
 
 
 def best_checkpoint(trainer: L.Trainer) -> str:
@@ -315,6 +327,7 @@ def train(cfg: DictConfig) -> dict:
     module = build_module(cfg, recipe)
     history = MetricsHistory()
     run = Run(cfg, output_dir, datamodule, module, build_trainer(cfg, history), history, start)
+    log_config(run.trainer.loggers, cfg, output_dir)
 
     log.info("Training %s", run_name())
     fit(run, resume_path(cfg, output_dir))
@@ -322,6 +335,7 @@ def train(cfg: DictConfig) -> dict:
     test_metrics.update(calibrate(run))
     metrics = run.write(run.summary("completed", test_metrics))
     log.info("Wrote %s", output_dir / "metrics.json")
+    log_best_checkpoint(run.trainer.loggers, metrics["best_checkpoint"])
     if metrics["collapsed"]:
         log.warning("Validation collapsed: %s", metrics["collapsed"])
     return metrics
