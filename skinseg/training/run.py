@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import hydra
-from hydra.errors import InstantiationException
 import lightning as L
 import torch
 from hydra.errors import InstantiationException
