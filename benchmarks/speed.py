@@ -233,6 +233,7 @@ def inference(quick: bool) -> dict:
 
     from skinseg.data.synthetic import generate_sample
     from skinseg.inference.export import export
+    from skinseg.inference.loading import save_net_checkpoint
     from skinseg.inference.run import predict_files
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -250,16 +251,8 @@ def inference(quick: bool) -> dict:
                 Image.fromarray(generate_sample(i, 0, (574, 765))[0]).save(images / f"s{i}.bmp")
             source = f"synthetic 765x574 BMPs, {n} images"
         net = MODELS["unet"]()
-        ckpt = tmp / "model.ckpt"
-        torch.save(
-            {
-                "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
-                "skinseg": {
-                    "net_config": {"_target_": "skinseg.models.UNet"},
-                    "recipe": {"image_size": [256, 256]},
-                },
-            },
-            ckpt,
+        ckpt = save_net_checkpoint(
+            net, {"_target_": "skinseg.models.UNet"}, {"image_size": [256, 256]}, tmp / "model.ckpt"
         )
         export(ckpt, "onnx", tmp / "model.onnx")
         out = {"source": source, "model": "unet (default width) at 256x256"}

@@ -11,7 +11,7 @@ from PIL import Image
 from skinseg.cli.main import main as cli
 from skinseg.data.synthetic import generate_sample
 from skinseg.inference import load_predictor
-from skinseg.inference.loading import CheckpointError
+from skinseg.inference.loading import CheckpointError, save_net_checkpoint
 from skinseg.models import MODELS
 from skinseg.recipe import fill_holes, largest_component
 
@@ -21,26 +21,15 @@ def fake_checkpoint(path: Path, name: str, image_size=(32, 32), **recipe) -> Pat
     torch.manual_seed(0)
     cls = MODELS[name]
     net = cls(base_width=4, depth=2).eval()
-    ckpt = {
-        "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
-        "skinseg": {
-            "net_config": {
-                "_target_": f"skinseg.models.{cls.__name__}",
-                "base_width": 4,
-                "depth": 2,
-                "in_channels": 3,
-            },
-            "recipe": {
-                "image_size": list(image_size),
-                "mean": [0.5] * 3,
-                "std": [0.25] * 3,
-                "threshold": 0.5,
-                **recipe,
-            },
-        },
+    config = {"_target_": f"skinseg.models.{cls.__name__}", "base_width": 4, "depth": 2}
+    recipe = {
+        "image_size": list(image_size),
+        "mean": [0.5] * 3,
+        "std": [0.25] * 3,
+        "threshold": 0.5,
+        **recipe,
     }
-    torch.save(ckpt, path)
-    return path
+    return save_net_checkpoint(net, {**config, "in_channels": 3}, recipe, path)
 
 
 def write_inputs(folder: Path) -> dict[str, tuple[int, int]]:

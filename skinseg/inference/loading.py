@@ -86,6 +86,21 @@ def load_net_from_checkpoint(path: str | Path) -> tuple[nn.Module, Recipe]:
     return net.eval(), stored_recipe(meta.get("recipe"), path)
 
 
+def save_net_checkpoint(net: nn.Module, net_config: dict, recipe: dict, path: str | Path) -> Path:
+    """The smallest file :func:`load_net_from_checkpoint` reads: a network's weights, its
+    ``_target_`` config and a recipe, in the layout training writes (no optimizer state).
+    For benchmarks, tests and weights made outside skinseg's training."""
+    stored_recipe(recipe, path)  # refuse a bad recipe before writing
+    torch.save(
+        {
+            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
+            CHECKPOINT_KEY: {"net_config": dict(net_config), "recipe": dict(recipe)},
+        },
+        path,
+    )
+    return Path(path)
+
+
 def torch_backend(net: nn.Module, device: str = "cpu", precision: str = "auto"):
     """Run ``net`` channels-last, under bf16 autocast when ``precision`` asks for it (``auto``:
     where bf16 is measured to be fast here, :func:`skinseg.hardware.fast_bf16`; about 4x faster

@@ -23,18 +23,26 @@ ICON = (
 
 
 class ServedModel:
-    """A predictor and what it says about itself, shared by all requests: one prediction at a
-    time (each uses every core; two at once would only slow both)."""
+    """A predictor and what it says about itself, shared by all requests: one image at a time,
+    from decoding to the mask. A prediction uses every core already; running several at once
+    would only make them compete, and each mask is computed alone, as ``skinseg predict
+    --batch-size 1`` computes it, whatever else arrives."""
 
     def __init__(self, predictor: Predictor, info: dict):
         self.predictor, self.info = predictor, info
         self._lock = threading.Lock()
 
-    def mask(self, image: np.ndarray) -> np.ndarray:
-        """The {0, 1} mask of one image at its own size, as ``skinseg predict`` makes it."""
+    def segment(self, data: bytes, name: str, limits: Limits) -> tuple[np.ndarray, np.ndarray]:
+        """The upload decoded, and its {0, 1} mask at its own size as ``skinseg predict``
+        makes it.
+
+        Raises:
+            UploadError: the upload is refused (see :func:`decode_upload`).
+        """
         with self._lock:
+            image = decode_upload(data, name, limits)
             probs = self.predictor.predict([image])[0]
-        return self.predictor.to_mask(probs)
+            return image, self.predictor.to_mask(probs)
 
 
 def describe_mask(mask: np.ndarray) -> dict:
@@ -112,8 +120,7 @@ def create_app(model: ServedModel, limits: Limits = Limits()) -> FastAPI:
             raise UploadError(422, f"format must be 'png' or 'json', got {format!r}")
         body = await read_body(request, limits)
         data, name = image_bytes(request.headers.get("content-type", ""), body)
-        image = await run_in_threadpool(decode_upload, data, name, limits)
-        mask = await run_in_threadpool(model.mask, image)
+        image, mask = await run_in_threadpool(model.segment, data, name, limits)
         png = encode_png(mask * 255)
         headers = {"X-Model-SHA256": sha}
         if format == "png":
