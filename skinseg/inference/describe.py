@@ -29,23 +29,41 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def describe_model(path: str | Path, predictor: Predictor) -> dict:
-    """The file (name, SHA-256, size), its recipe, and for training checkpoints the network's
-    config and the data it was trained on (dataset, root, size, split seed and fold)."""
+def describe_checkpoint(path: str | Path, ckpt: dict | None = None) -> dict:
+    """A training checkpoint's file (name, SHA-256, size), the network's config, its recipe
+    and the data it was trained on (dataset, root, size, split seed and fold), and where its
+    own weights came from (``init_from``) if it was fine-tuned. ``ckpt``: the file already read
+    (weights only)."""
     path = Path(path)
-    info: dict = {
+    ckpt = read_checkpoint(path) if ckpt is None else ckpt
+    meta = ckpt.get(CHECKPOINT_KEY) or {}
+    data = ckpt.get("datamodule_hyper_parameters") or {}
+    info = {
         "file": path.name,
         "sha256": file_sha256(path),
         "bytes": path.stat().st_size,
-        "format": {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript"}.get(
-            path.suffix.lower(), "checkpoint"
-        ),
+        "format": "checkpoint",
+        "recipe": meta.get("recipe"),
+        "model": meta.get("net_config"),
+        "training_data": {k: v for k, v in data.items() if k not in _PLUMBING},
+        "epoch": ckpt.get("epoch"),
+    }
+    if meta.get("init_from"):
+        info["init_from"] = meta["init_from"]
+    return info
+
+
+def describe_model(path: str | Path, predictor: Predictor) -> dict:
+    """:func:`describe_checkpoint` for training checkpoints; the file and the recipe the
+    ``predictor`` runs for exports (ONNX, TorchScript)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".onnx", ".pt", ".ts", ".torchscript"):
+        return {**describe_checkpoint(path), "recipe": predictor.recipe.to_dict()}
+    return {
+        "file": path.name,
+        "sha256": file_sha256(path),
+        "bytes": path.stat().st_size,
+        "format": "onnx" if suffix == ".onnx" else "torchscript",
         "recipe": predictor.recipe.to_dict(),
     }
-    if info["format"] == "checkpoint":
-        ckpt = read_checkpoint(path)
-        info["model"] = (ckpt.get(CHECKPOINT_KEY) or {}).get("net_config")
-        data = ckpt.get("datamodule_hyper_parameters") or {}
-        info["training_data"] = {k: v for k, v in data.items() if k not in _PLUMBING}
-        info["epoch"] = ckpt.get("epoch")
-    return info

@@ -68,10 +68,20 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
 class PaddedSegmentationModel(nn.Module):
     """Base for models that need H and W divisible by ``2**depth``: pads, runs, crops back.
 
-    Subclasses implement ``_forward`` on padded input and set ``self.depth``.
+    Subclasses implement ``_forward`` on padded input and set ``self.depth``;
+    ``ENCODER`` names their down-sampling path's submodules (what fine-tuning may train at a
+    lower learning rate or freeze).
     """
 
     depth: int
+    ENCODER: tuple[str, ...] = ("stem", "down")
+
+    def encoder_parameters(self) -> list[nn.Parameter]:
+        """The parameters of the encoder (the ``ENCODER`` submodules)."""
+        return [p for name in self.ENCODER for p in getattr(self, name).parameters()]
+
+    def encoder_modules(self) -> list[nn.Module]:
+        return [getattr(self, name) for name in self.ENCODER]
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

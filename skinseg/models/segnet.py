@@ -44,6 +44,8 @@ class SegNet(PaddedSegmentationModel):
         convs_per_stage: conv-BN-ReLU blocks per stage (VGG16 uses 2-3).
     """
 
+    ENCODER = ("encoder",)
+
     def __init__(
         self, in_channels: int = 3, base_width: int = 32, depth: int = 4, convs_per_stage: int = 2
     ) -> None:

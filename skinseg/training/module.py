@@ -32,6 +32,10 @@ class SegmentationModule(L.LightningModule):
             threshold is also the metrics' threshold: a model has one threshold.
         channels_last: train in the channels-last memory format (faster on CPUs with AMX and on
             tensor-core GPUs).
+        encoder_lr_scale: the encoder's learning rate as a fraction of the rest's (fine-tuning:
+            below 1 keeps more of what the encoder learnt elsewhere).
+        freeze_encoder_epochs: train only the decoder for this many first epochs (the encoder's
+            weights and BatchNorm statistics fixed), then everything.
     """
 
     def __init__(
@@ -44,8 +48,22 @@ class SegmentationModule(L.LightningModule):
         net_config: dict | None = None,
         recipe: Recipe | dict | None = None,
         channels_last: bool = False,
+        encoder_lr_scale: float = 1.0,
+        freeze_encoder_epochs: int = 0,
     ) -> None:
         super().__init__()
+        if encoder_lr_scale <= 0 or freeze_encoder_epochs < 0:
+            raise ValueError(
+                f"encoder_lr_scale must be > 0 and freeze_encoder_epochs >= 0, got "
+                f"{encoder_lr_scale} and {freeze_encoder_epochs}"
+            )
+        if (encoder_lr_scale != 1 or freeze_encoder_epochs) and not hasattr(
+            net, "encoder_parameters"
+        ):
+            raise ValueError(
+                f"{type(net).__name__} names no encoder: encoder_lr_scale and "
+                "freeze_encoder_epochs need one"
+            )
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(
                 f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
@@ -64,6 +82,8 @@ class SegmentationModule(L.LightningModule):
         self.val_metrics = segmentation_metrics(threshold, from_logits=True, prefix="val/")
         self.test_metrics = segmentation_metrics(threshold, from_logits=True, prefix="test/")
         self.val_iou_best = MaxMetric()
+        # Where the initial weights came from (training.init_from), stored in checkpoints.
+        self.init_from: dict | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.channels_last:
@@ -77,6 +97,15 @@ class SegmentationModule(L.LightningModule):
     def on_train_start(self) -> None:
         # Sanity-check validation must not count towards the best IoU.
         self.val_iou_best.reset()
+
+    def on_train_epoch_start(self) -> None:
+        if not self.hparams.freeze_encoder_epochs:
+            return
+        frozen = self.current_epoch < self.hparams.freeze_encoder_epochs
+        for p in self.net.encoder_parameters():
+            p.requires_grad_(not frozen)
+        for module in self.net.encoder_modules():  # frozen: BatchNorm statistics kept too
+            module.train(not frozen)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss, _ = self._step(batch)
@@ -117,8 +146,28 @@ class SegmentationModule(L.LightningModule):
     def predict_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         return torch.sigmoid(self(batch["image"]).float())
 
+    def parameter_groups(self) -> list[dict]:
+        """One group, or with ``encoder_lr_scale`` the encoder's at that fraction of the
+        optimizer's learning rate and the rest at the full rate."""
+        scale = self.hparams.encoder_lr_scale
+        if scale == 1:
+            return [{"params": list(self.net.parameters())}]
+        encoder = self.net.encoder_parameters()
+        ids = {id(p) for p in encoder}
+        rest = [p for p in self.net.parameters() if id(p) not in ids]
+        return [{"params": encoder, "lr": self._base_lr() * scale}, {"params": rest}]
+
+    def _base_lr(self) -> float:
+        import inspect
+
+        factory = self.optimizer_factory
+        if "lr" in getattr(factory, "keywords", {}):
+            return float(factory.keywords["lr"])
+        default = inspect.signature(getattr(factory, "func", factory)).parameters["lr"].default
+        return float(default)
+
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(params=self.net.parameters())
+        optimizer = self.optimizer_factory(params=self.parameter_groups())
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer=optimizer)
@@ -137,3 +186,5 @@ class SegmentationModule(L.LightningModule):
             "net_config": self.hparams.net_config,
             "recipe": self.recipe.to_dict(),
         }
+        if self.init_from:
+            checkpoint[CHECKPOINT_KEY]["init_from"] = self.init_from

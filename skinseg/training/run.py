@@ -26,16 +26,14 @@ from skinseg.metrics import METRIC_NAMES
 from skinseg.recipe import Recipe
 from skinseg.training.calibrate import calibrate_and_score
 from skinseg.training.checkpoint_io import AtomicCheckpointIO
+from skinseg.training.errors import ConfigError
 from skinseg.training.history import MetricsHistory, collapsed
+from skinseg.training.init_from import load_initial_weights
 from skinseg.training.module import SegmentationModule
 from skinseg.training.provenance import environment
 from skinseg.training.trackers import log_best_checkpoint, log_config
 
 log = logging.getLogger(__name__)
-
-
-class ConfigError(ValueError):
-    """A config value that cannot work, found before anything is read or trained."""
 
 
 # What ``optimized_metric`` may name: a validation scalar, or its best value so far.
@@ -231,6 +229,7 @@ class Run:
             "precision": str(self.trainer.precision),
             "accelerator": type(self.trainer.accelerator).__name__,
             "best_checkpoint": best_path or None,
+            "init_from": self.module.init_from,
             "split_sizes": {k: len(v) for k, v in self.datamodule.split.items()},
             "history": list(self.history.epochs),
             "collapsed": collapsed(self.history.epochs),
@@ -324,6 +323,9 @@ def train(cfg: DictConfig) -> dict:
     write_json(output_dir / "environment.json", environment(Path(__file__).resolve().parent))
     datamodule.setup("fit")  # bad data fails now, before anything else is built
     module = build_module(cfg, recipe)
+    if cfg.get("init_from"):  # a new run from another's weights; another architecture stops here
+        strict = bool(cfg.get("init_from_strict", True))
+        module.init_from = load_initial_weights(module.net, cfg.init_from, strict)
     history = MetricsHistory()
     run = Run(cfg, output_dir, datamodule, module, build_trainer(cfg, history), history, start)
     log_config(run.trainer.loggers, cfg, output_dir)
