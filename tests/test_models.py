@@ -5,12 +5,12 @@ import torch
 from hydra.utils import get_class
 from omegaconf import OmegaConf
 
-from skinseg.models import MODELS, SegNet, UNet, UNet2, register
+from skinseg.models import GRID, MODELS, SegNet, UNet, UNet2, register
 
 CONF_MODELS = Path(__file__).resolve().parents[1] / "conf" / "model"
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(GRID))  # the built-in families (width, depth)
 @pytest.mark.parametrize("size", [(32, 32), (37, 45), (250, 301)[:2], (17, 64)])
 def test_forward_backward_any_size(name, size):
     torch.manual_seed(0)

@@ -43,6 +43,8 @@ def build_net(net_config: dict, source: str = "checkpoint") -> nn.Module:
             f"{source}: model {target!r} is not a skinseg model; expected one of {sorted(allowed)}"
         )
     kwargs = {k: v for k, v in net_config.items() if not k.startswith("_")}
+    for name in getattr(allowed[target], "WEIGHT_ARGS", ()):  # the stored weights replace them
+        kwargs.pop(name, None)
     return allowed[target](**kwargs)
 
 

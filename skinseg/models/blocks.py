@@ -78,10 +78,10 @@ class PaddedSegmentationModel(nn.Module):
 
     def encoder_parameters(self) -> list[nn.Parameter]:
         """The parameters of the encoder (the ``ENCODER`` submodules)."""
-        return [p for name in self.ENCODER for p in getattr(self, name).parameters()]
+        return [p for module in self.encoder_modules() for p in module.parameters()]
 
     def encoder_modules(self) -> list[nn.Module]:
-        return [getattr(self, name) for name in self.ENCODER]
+        return [self.get_submodule(name) for name in self.ENCODER]
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -12,10 +12,13 @@ from collections.abc import Callable
 from torch import nn
 
 MODELS: dict[str, type[nn.Module]] = {}
+# The models the grid sweeps by default (an optional family such as smp joins when named).
+GRID: list[str] = []
 
 
-def register(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
-    """Class decorator: ``@register("unet")`` adds the class to :data:`MODELS`.
+def register(name: str, grid: bool = True) -> Callable[[type[nn.Module]], type[nn.Module]]:
+    """Class decorator: ``@register("unet")`` adds the class to :data:`MODELS` (and, with
+    ``grid``, to the default model x loss grid).
 
     Raises:
         ValueError: the name is taken by another class.
@@ -25,6 +28,8 @@ def register(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
         if MODELS.get(name, cls) is not cls:
             raise ValueError(f"model name {name!r} is already registered by {MODELS[name]}")
         MODELS[name] = cls
+        if grid and name not in GRID:
+            GRID.append(name)
         return cls
 
     return add

@@ -31,9 +31,15 @@ def model_table(size: tuple[int, int] = (256, 256)) -> str:
         "| --- | --- | ---: | ---: |",
     ]
     for name, cls in MODELS.items():
-        model = cls()
-        rows.append(
-            f"| `{name}` | `{cls.__name__}` | {count_parameters(model) / 1e6:.2f} M "
-            f"| {forward_flops(model, size) / 1e9:.1f} |"
-        )
+        for options in getattr(cls, "TABLE_VARIANTS", ({},)):
+            label = " ".join([name, *(f"{k}={v}" for k, v in options.items())])
+            try:
+                model = cls(**options)
+            except ImportError as exc:  # an optional family whose extra is not installed
+                rows.append(f"| `{label}` | `{cls.__name__}` | {exc} | |")
+                continue
+            rows.append(
+                f"| `{label}` | `{cls.__name__}` | {count_parameters(model) / 1e6:.2f} M "
+                f"| {forward_flops(model, size) / 1e9:.1f} |"
+            )
     return "\n".join(rows)

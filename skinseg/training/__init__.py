@@ -18,10 +18,11 @@ def register_resolvers() -> None:
 
         OmegaConf.register_new_resolver("skinseg.run_name", run_name)
     if not OmegaConf.has_resolver("skinseg.models"):
-        # The grid sweeps every registered architecture: a sweep list "segnet,unet,unet2".
-        from skinseg.models import MODELS
+        # The grid sweeps the registered architectures of the default grid: "segnet,unet,unet2"
+        # (an optional family, smp, joins when named: model=segnet,unet,unet2,smp).
+        from skinseg.models import GRID
 
-        OmegaConf.register_new_resolver("skinseg.models", lambda: ",".join(sorted(MODELS)))
+        OmegaConf.register_new_resolver("skinseg.models", lambda: ",".join(sorted(GRID)))
 
 
 register_resolvers()

@@ -64,24 +64,29 @@ def run_name() -> str:
 
 
 def instantiate_dict(section: DictConfig | None) -> list:
-    """Instantiate every ``_target_`` node of a config section (callbacks, loggers).
-
-    Raises:
-        ConfigError: a node needs a package that is not installed (an optional extra).
-    """
+    """Instantiate every ``_target_`` node of a config section (callbacks, loggers)."""
     if not section:
         return []
-    out = []
-    for key, node in section.items():
-        if not (isinstance(node, DictConfig) and "_target_" in node):
-            continue
-        try:
-            out.append(hydra.utils.instantiate(node))
-        except InstantiationException as exc:
-            if isinstance(exc.__cause__, ImportError):
-                raise ConfigError(f"{key}: {exc.__cause__}") from exc
-            raise
-    return out
+    return [
+        instantiate(node, key)
+        for key, node in section.items()
+        if isinstance(node, DictConfig) and "_target_" in node
+    ]
+
+
+def instantiate(node: DictConfig, key: str):
+    """``hydra.utils.instantiate``; a missing optional package becomes one :class:`ConfigError`
+    line naming what to install.
+
+    Raises:
+        ConfigError: ``node`` needs a package that is not installed (an optional extra).
+    """
+    try:
+        return hydra.utils.instantiate(node)
+    except InstantiationException as exc:
+        if isinstance(exc.__cause__, ImportError):
+            raise ConfigError(f"{key}: {exc.__cause__}") from exc
+        raise
 
 
 def best_checkpoint(trainer: L.Trainer) -> str:
@@ -162,7 +167,7 @@ def build_recipe(cfg: DictConfig, datamodule: SkinLesionDataModule) -> Recipe:
 
 def build_module(cfg: DictConfig, recipe: Recipe) -> SegmentationModule:
     """The LightningModule with the net, loss, optimizer and scheduler the config names."""
-    net = hydra.utils.instantiate(cfg.model)
+    net = instantiate(cfg.model, "model")
     loss = hydra.utils.instantiate(cfg.loss)
     optimizer = hydra.utils.instantiate(cfg.optimizer)
     scheduler = hydra.utils.instantiate(cfg.scheduler) if cfg.get("scheduler") else None
