@@ -7,6 +7,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
+from skinseg.models import GRID
 from skinseg.training.history import MetricsHistory, without_times
 from skinseg.training.run import build_module, build_trainer, train
 
@@ -43,7 +44,7 @@ def test_every_config_option_instantiates(group, option, tmp_path):
         dm = instantiate(cfg.data)
         assert dm.dataset == cfg.data.dataset
         return
-    module = build_module(cfg, recipe={})
+    module = build_module(cfg, recipe={}).eval()  # one 32x32 image: BatchNorm needs eval mode
     out = module(torch.zeros(1, 3, 32, 32))
     assert out.shape == (1, 1, 32, 32)
     module.configure_optimizers()
@@ -52,7 +53,7 @@ def test_every_config_option_instantiates(group, option, tmp_path):
     assert str(trainer.precision) in ("32-true", "bf16-mixed", "16-mixed", "bf16-true")
 
 
-@pytest.mark.parametrize("model", GROUPS["model"])
+@pytest.mark.parametrize("model", [m for m in GROUPS["model"] if m in GRID])  # smp: test_smp
 @pytest.mark.parametrize("loss", GROUPS["loss"])
 def test_fast_dev_run_every_pair(model, loss, tmp_path):
     cfg = compose_config([f"model={model}", f"loss={loss}", "debug=fdr", "logger=none"], tmp_path)
