@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from skinseg.hardware import cpu_description
+from tests.browser import serve_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -123,30 +122,9 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/serve_load.json")
     args = parser.parse_args(argv)
-    import httpx
-
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = args.checkpoint or untrained_checkpoint(Path(tmp) / "ph2_best_shape.ckpt")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        command = [sys.executable, "-m", "skinseg.cli.main", "serve", "--checkpoint"]
-        server = subprocess.Popen(
-            [*command, str(checkpoint), "--port", str(port), "--device", "cpu"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    httpx.get(f"{url}/health", timeout=2).raise_for_status()
-                    break
-                except httpx.HTTPError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        raise SystemExit("skinseg serve did not start") from None
-                    time.sleep(0.5)
+        with serve_process(checkpoint) as (url, server):
             images = jpegs(16)
             load(url, images, 8, 1)  # warm-up: first requests build kernels and caches
             rss_before = rss_mib(server.pid)
@@ -156,9 +134,6 @@ def main(argv=None) -> int:
                 rounds.append(load(url, images, args.requests, args.clients))
                 rss.append(round(rss_mib(server.pid), 1))
             concurrent = rounds[0]
-        finally:
-            server.terminate()
-            server.wait(30)
     result = {
         "cpu": cpu_description(),
         "model": str(args.checkpoint) if args.checkpoint else "untrained U-Net w32 d4, 144x192",

@@ -82,3 +82,49 @@ def running_server(app):
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+@contextmanager
+def serve_process(checkpoint, timeout: float = 180):
+    """``skinseg serve`` in its own process on a free port of 127.0.0.1, on the CPU; yields
+    ``(base URL, process)`` once ``/health`` answers, and stops it afterwards.
+
+    Raises:
+        RuntimeError: it exited or did not answer within ``timeout`` seconds (its output named).
+    """
+    import subprocess
+    import sys
+    import tempfile
+
+    import httpx
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    command = [sys.executable, "-m", "skinseg.cli.main", "serve", "--checkpoint", str(checkpoint)]
+    # Output to a file, not a pipe: a full pipe would block the server under load.
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(
+            [*command, "--port", str(port), "--device", "cpu"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    httpx.get(f"{url}/health", timeout=2).raise_for_status()
+                    break
+                except httpx.HTTPError as exc:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        proc.kill()
+                        log.seek(0)
+                        raise RuntimeError(f"skinseg serve did not start:\n{log.read()}") from exc
+                    time.sleep(0.5)
+            yield url, proc
+        finally:
+            proc.terminate()
+            proc.wait(30)

@@ -1,9 +1,7 @@
 """skinseg serve: masks over HTTP identical to skinseg predict's, bad inputs refused clearly."""
 
 import io
-import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,7 +12,7 @@ from PIL import Image
 from skinseg.cli.main import main as cli
 from skinseg.data.synthetic import generate_sample
 
-from .browser import running_server
+from .browser import running_server, serve_process
 from .test_inference import write_inputs
 
 httpx = pytest.importorskip("httpx", reason="the serve tests need httpx")
@@ -183,29 +181,5 @@ def test_serve_without_the_extra_says_what_to_install(monkeypatch, capsys, train
 
 @pytest.mark.slow
 def test_serve_command_starts_and_answers(trained_checkpoint):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    command = [sys.executable, "-m", "skinseg.cli.main", "serve", "--checkpoint"]
-    proc = subprocess.Popen(
-        [*command, str(trained_checkpoint), "--port", str(port), "--device", "cpu"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stdout.read()
-                assert time.monotonic() < deadline, "skinseg serve did not start"
-                time.sleep(0.5)
-        assert r.json()["status"] == "ok"
-    finally:
-        proc.terminate()
-        proc.wait(20)
+    with serve_process(trained_checkpoint, timeout=120) as (url, _):
+        assert httpx.get(f"{url}/health", timeout=10).json()["status"] == "ok"

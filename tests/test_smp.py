@@ -1,19 +1,16 @@
 """model=smp: segmentation_models_pytorch behind skinseg's contract (the smp extra)."""
 
-import importlib.util
-
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from skinseg.cli.main import main as cli
 from skinseg.inference import load_predictor
 from skinseg.inference.loading import save_net_checkpoint
 from skinseg.models import GRID, MODELS
 
-from .test_inference import write_inputs
-from .training_helpers import TINY, compose_config
+from .test_inference import export_differences, write_inputs
+from .training_helpers import TINY, compose_config, pretend_not_installed
 
 SMALL = [o for o in TINY if not o.startswith("model.")]  # smp has no base_width/depth
 
@@ -69,47 +66,8 @@ def test_checkpoint_rebuilds_without_the_weights_file_and_exports(tmp_path):
     image = np.asarray(Image.open(inputs / "rgb.jpg"))
     probs = load_predictor(ckpt, "cpu", "32").predict([image])[0]
     assert probs.shape == image.shape[:2]
-    out = {}
-    for fmt, suffix in (("onnx", ".onnx"), ("torchscript", ".pt")):
-        model = tmp_path / f"model{suffix}"
-        args = ["export", "--checkpoint", str(ckpt), "--format", fmt, "--output", str(model)]
-        assert cli(args) == 0
-        out[fmt] = tmp_path / fmt
-        assert (
-            cli(
-                [
-                    "predict",
-                    "--checkpoint",
-                    str(model),
-                    "--input",
-                    str(inputs),
-                    "--output",
-                    str(out[fmt]),
-                ]
-            )
-            == 0
-        )
-    reference = tmp_path / "ckpt"
-    assert (
-        cli(
-            [
-                "predict",
-                "--checkpoint",
-                str(ckpt),
-                "--input",
-                str(inputs),
-                "--output",
-                str(reference),
-                "--precision",
-                "32",
-            ]
-        )
-        == 0
-    )
-    for mask in reference.glob("*_segmentation.png"):
-        ref = np.asarray(Image.open(mask))
-        for fmt in out:
-            assert (np.asarray(Image.open(out[fmt] / mask.name)) != ref).mean() < 1e-3, fmt
+    differences = export_differences(ckpt, inputs, tmp_path, "--precision", "32")
+    assert differences and all(d < 1e-3 for d in differences.values()), differences
 
 
 def test_a_grid_cell_trains_and_the_default_grid_leaves_smp_out(tmp_path):
@@ -132,11 +90,6 @@ def test_a_grid_cell_trains_and_the_default_grid_leaves_smp_out(tmp_path):
 def test_without_the_extra_model_smp_is_one_clear_error(tmp_path, monkeypatch):
     from skinseg.training.run import ConfigError, train
 
-    find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "segmentation_models_pytorch" else find_spec(name, *a),
-    )
+    pretend_not_installed(monkeypatch, "segmentation_models_pytorch")
     with pytest.raises(ConfigError, match=r"pip install 'skinseg\[smp\]'"):
         train(compose_config([*SMALL, "model=smp", "logger=none"], tmp_path, tiny=False))

@@ -1,7 +1,6 @@
 """logger=mlflow and logger=wandb: the same metric names, the resolved config and the best
 checkpoint as an artifact, all offline."""
 
-import importlib.util
 import struct
 from pathlib import Path
 
@@ -9,7 +8,7 @@ import pytest
 
 from skinseg.training.run import ConfigError, train
 
-from .training_helpers import compose_config
+from .training_helpers import compose_config, pretend_not_installed
 
 TRACKED = ["trainer.max_epochs=2", "calibration.select_threshold=true"]
 
@@ -85,11 +84,6 @@ def test_wandb_offline(tmp_path, monkeypatch):
 
 
 def test_missing_tracker_package_is_one_clear_error(tmp_path, monkeypatch):
-    find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "mlflow" else find_spec(name, *a),
-    )
+    pretend_not_installed(monkeypatch, "mlflow")
     with pytest.raises(ConfigError, match=r"pip install 'skinseg\[mlflow\]'"):
         train(compose_config(["logger=mlflow"], tmp_path / "run"))

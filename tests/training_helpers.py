@@ -66,3 +66,15 @@ class NanAfter:
                 return value * float("nan") if type(self).calls >= step else value
 
         return _Nan()
+
+
+def pretend_not_installed(monkeypatch, package: str) -> None:
+    """Make ``importlib.util.find_spec(package)`` answer None, as without that extra."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == package else find_spec(name, *a),
+    )
