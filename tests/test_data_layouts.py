@@ -183,3 +183,22 @@ def test_cache_budget_memory_maps_or_refuses(ph2_root, tmp_path):
     assert np.array_equal(np.asarray(dm.datasets["val"].images[1]), plain.datasets["val"].images[1])
     batch = next(iter(dm.train_dataloader()))
     assert batch["image"].shape == (4, 3, 32, 32)
+
+
+def test_train_cases_keeps_a_stratified_nested_subset(ph2_root, tmp_path):
+    from skinseg.data.splits import subsample
+
+    full = setup_dm("ph2", ph2_root, num_folds=3, fold=0, val_fraction=0.0)
+    few = setup_dm("ph2", ph2_root, num_folds=3, fold=0, val_fraction=0.0, train_cases=4)
+    fewer = setup_dm("ph2", ph2_root, num_folds=3, fold=0, val_fraction=0.0, train_cases=2)
+    assert len(few.split["train"]) == 4 and len(fewer.split["train"]) == 2
+    assert set(fewer.split["train"]) <= set(few.split["train"]) <= set(full.split["train"])
+    assert few.split["test"] == full.split["test"]  # only training shrinks
+    # Each diagnosis keeps its share (largest remainder).
+    labels = {f"c{i}": ("a" if i < 6 else "b") for i in range(9)}
+    chosen = subsample(sorted(labels), 3, seed=0, labels=labels)
+    assert sorted(labels[c] for c in chosen) == ["a", "a", "b"]
+    with pytest.raises(DataValidationError, match="train_cases=99, but the training split has"):
+        setup_dm("ph2", ph2_root, train_cases=99)
+    with pytest.raises(ValueError, match="train_cases must be a positive integer"):
+        SkinLesionDataModule("ph2", str(ph2_root), train_cases=0)

@@ -37,12 +37,15 @@ GROUPS = {
 )
 def test_every_config_option_instantiates(group, option, tmp_path):
     overrides = [f"{group}={option}"]
-    if group == "data" and option not in ("synthetic",):
+    if group == "data" and option == "multi":  # several sources, each with its own root
+        overrides += [f"data.sources.{s}.root={tmp_path}" for s in ("isic2017", "ph2")]
+    elif group == "data" and option not in ("synthetic",):
         overrides.append(f"data.root={tmp_path}")
     cfg = compose_config(overrides, tmp_path, tiny=group not in ("data", "model"))
     if group == "data":
         dm = instantiate(cfg.data)
-        assert dm.dataset == cfg.data.dataset
+        expected = "+".join(cfg.data.sources) if option == "multi" else cfg.data.dataset
+        assert dm.dataset == expected
         return
     module = build_module(cfg, recipe={}).eval()  # one 32x32 image: BatchNorm needs eval mode
     out = module(torch.zeros(1, 3, 32, 32))

@@ -14,6 +14,7 @@ from skinseg.data.layouts import (
     find_synthetic,
     get_layout,
 )
+from skinseg.data.multisource import MultiSourceDataModule
 
 __all__ = [
     "DATASETS",
@@ -22,6 +23,7 @@ __all__ = [
     "DataValidationError",
     "GeneratedSample",
     "Layout",
+    "MultiSourceDataModule",
     "Sample",
     "SkinLesionDataModule",
     "find_folder",

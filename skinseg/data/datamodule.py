@@ -20,7 +20,14 @@ from skinseg.data.errors import DataValidationError, ProblemReport
 from skinseg.data.io import ImageReadError, read_image, read_mask
 from skinseg.data.layouts import LAYOUTS, GeneratedSample, get_layout
 from skinseg.data.sampler import EpochSeededSampler
-from skinseg.data.splits import SPLIT_NAMES, kfold_split, load_split, random_split, save_split
+from skinseg.data.splits import (
+    SPLIT_NAMES,
+    kfold_split,
+    load_split,
+    random_split,
+    save_split,
+    subsample,
+)
 from skinseg.recipe import IMAGENET_MEAN, IMAGENET_STD
 
 log = logging.getLogger(__name__)
@@ -55,6 +62,9 @@ class SkinLesionDataModule(L.LightningDataModule):
         stratify: stratify splits by the dataset's labels (PH2's clinical diagnosis).
         split_file: load the split from this JSON instead of drawing one.
         split_output: write the split used to this JSON (the run directory's ``split.json``).
+        train_cases: train on only this many of the training split's cases (seeded,
+            stratified like the split; validation and test unchanged): how a model does with
+            the few annotations a clinic has.
         augment: training augmentation (albumentations transforms or Compose), or None.
         cache_dir: optional on-disk cache of decoded, resized arrays.
         cache_budget_mb: most memory the decoded training arrays may take; beyond it they are
@@ -82,6 +92,7 @@ class SkinLesionDataModule(L.LightningDataModule):
         stratify: bool = True,
         split_file: str | None = None,
         split_output: str | None = None,
+        train_cases: int | None = None,
         augment=None,
         cache_dir: str | None = None,
         cache_budget_mb: float | None = 8192,
@@ -101,6 +112,8 @@ class SkinLesionDataModule(L.LightningDataModule):
             raise ValueError(f"image_size must be (H, W) with both >= 8, got {list(image_size)}")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if train_cases is not None and (not isinstance(train_cases, int) or train_cases < 1):
+            raise ValueError(f"train_cases must be a positive integer or null, got {train_cases!r}")
         self.save_hyperparameters(ignore=["augment"])
         self.dataset = dataset
         self.root = None if root is None else Path(root).expanduser()
@@ -224,6 +237,15 @@ class SkinLesionDataModule(L.LightningDataModule):
             self.split = load_split(hp.split_file, known)
         else:
             self.split = self._draw_split(official)
+        if hp.train_cases is not None:
+            pool = self.split["train"]
+            if hp.train_cases > len(pool):
+                raise DataValidationError(
+                    f"{self.dataset}: train_cases={hp.train_cases}, but the training split has "
+                    f"{len(pool)} cases"
+                )
+            labels = self.labels if hp.stratify else None
+            self.split["train"] = subsample(pool, hp.train_cases, hp.seed + 2, labels)
         if not self.split["train"]:
             raise DataValidationError(f"{self.dataset}: the training split is empty")
         wanted = {i for v in self.split.values() for i in v}

@@ -62,6 +62,31 @@ def random_split(
     return {k: sorted(v) for k, v in out.items()}
 
 
+def subsample(
+    ids: list[str], count: int, seed: int, labels: dict[str, str] | None = None
+) -> list[str]:
+    """``count`` of ``ids``, drawn by the seed, each stratum (label) keeping its share (largest
+    remainder): the few annotated cases a small clinic would have. With one seed, a smaller
+    ``count`` takes the first cases of the same per-stratum orders, so subsets nest.
+
+    Raises:
+        ValueError: ``count`` is not in ``[1, len(ids)]``.
+    """
+    if not isinstance(count, int) or not 1 <= count <= len(ids):
+        raise ValueError(f"cannot take {count!r} of {len(ids)} training cases")
+    strata = _strata(ids, labels)
+    exact = [count * len(s) / len(ids) for s in strata]
+    shares = [int(e) for e in exact]
+    for i in sorted(range(len(strata)), key=lambda i: shares[i] - exact[i])[: count - sum(shares)]:
+        shares[i] += 1
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for stratum, share in zip(strata, shares, strict=True):
+        order = [stratum[i] for i in rng.permutation(len(stratum))]
+        chosen += order[:share]
+    return sorted(chosen)
+
+
 def kfold_split(
     ids: list[str],
     num_folds: int,

@@ -11,8 +11,9 @@ TIME_KEY = "time_s"  # seconds of fitting up to the end of the epoch's validatio
 
 
 class MetricsHistory(L.Callback):
-    """Records the ``val/*`` scalars, the epoch's mean training loss and the seconds of fitting
-    so far (``time_s``, for time-to-quality curves) after each validation.
+    """Records the ``val/*`` (and per-source ``val_<name>/*``) scalars, the epoch's mean
+    training loss and the seconds of fitting so far (``time_s``, for time-to-quality curves)
+    after each validation.
 
     It runs before the checkpoint callbacks save, so a checkpoint holds the history up to and
     including its own epoch, and a resumed run continues it. Testing or predicting from a
@@ -39,7 +40,7 @@ class MetricsHistory(L.Callback):
             return
         row: dict[str, float] = {"epoch": trainer.current_epoch}
         for key, value in trainer.callback_metrics.items():
-            if key.startswith("val/"):
+            if key.startswith("val"):  # val/* and, with several sources, val_<source>/*
                 v = float(value)
                 row[key] = v if math.isfinite(v) else None
         # Lightning logs the epoch's train/loss only after validation: read the running mean.

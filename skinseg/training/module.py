@@ -84,6 +84,23 @@ class SegmentationModule(L.LightningModule):
         self.val_iou_best = MaxMetric()
         # Where the initial weights came from (training.init_from), stored in checkpoints.
         self.init_from: dict | None = None
+        # Per-source validation metrics (val_<name>/*) when the DataModule has several sources.
+        self.source_names: list[str] = []
+        self.source_metrics: nn.ModuleDict | None = None
+        self._sources_seen: set[int] = set()
+
+    def setup(self, stage: str) -> None:
+        names = getattr(getattr(self.trainer, "datamodule", None), "source_names", None)
+        if names and len(names) > 1 and self.source_metrics is None:
+            self.source_names = list(names)
+            self.source_metrics = nn.ModuleDict(
+                {
+                    n: segmentation_metrics(
+                        self.recipe.threshold, from_logits=True, prefix=f"val_{n}/"
+                    )
+                    for n in names
+                }
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.channels_last:
@@ -123,6 +140,13 @@ class SegmentationModule(L.LightningModule):
         self.val_loss(loss)
         self.val_metrics.update(logits, batch["mask"])
         self.log("val/loss", self.val_loss, on_step=False, on_epoch=True, prog_bar=True)
+        if self.source_metrics is not None and "source" in batch:
+            for k in batch["source"].unique().tolist():
+                chosen = batch["source"] == k
+                self.source_metrics[self.source_names[k]].update(
+                    logits[chosen], batch["mask"][chosen]
+                )
+                self._sources_seen.add(k)
 
     def on_validation_epoch_end(self) -> None:
         values = self.val_metrics.compute()
@@ -132,6 +156,11 @@ class SegmentationModule(L.LightningModule):
         self.log("val/iou", iou, prog_bar=True)
         self.val_iou_best(iou)
         self.log("val/iou_best", self.val_iou_best.compute(), prog_bar=True)
+        for k in sorted(self._sources_seen):
+            metrics = self.source_metrics[self.source_names[k]]
+            self.log_dict(metrics.compute())
+            metrics.reset()
+        self._sources_seen.clear()
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         loss, logits = self._step(batch)
