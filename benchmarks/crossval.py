@@ -1,7 +1,7 @@
 """k-fold cross-validation of a training recipe: the honest estimate of how it generalises.
 
     python -m benchmarks.crossval experiment=ph2_best data.root=../shared/data/PH2Dataset \
-        [--folds 5] [--parallel 1] [--out logs/cv/ph2_best] [more overrides]
+        [--folds 5] [--only 0 1] [--parallel 1] [--out logs/cv/ph2_best] [more overrides]
 
 Each fold's images are the test set of one run, which trains on the other folds and chooses its
 checkpoint and threshold on a validation split carved from them (never on the fold it is scored
@@ -99,6 +99,14 @@ def markdown(summary: dict, command: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--only",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="K",
+        help="run only these folds (of --folds); the others are left out of the table",
+    )
     parser.add_argument("--parallel", type=int, default=1, help="runs at a time")
     parser.add_argument("--out", type=Path, default=None)
     args, overrides = parser.parse_known_args(argv)
@@ -106,12 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     out = (args.out or ROOT / "logs" / "cv" / name).resolve()
     jobs = [
         (out / f"fold{k}", [*overrides, f"data.num_folds={args.folds}", f"data.fold={k}"])
-        for k in range(args.folds)
+        for k in (args.only if args.only is not None else range(args.folds))
     ]
+    if any(not 0 <= k < args.folds for k in args.only or ()):
+        parser.error(f"--only takes folds 0..{args.folds - 1}, got {args.only}")
     results = run_all(jobs, args.parallel)
     summary = fold_table(results)
     command = "python -m benchmarks.crossval " + " ".join(
         [*map(shlex.quote, overrides), f"--folds {args.folds}"]
+        + ([f"--only {' '.join(map(str, args.only))}"] if args.only is not None else [])
     )
     (out / "cv.json").write_text(json.dumps({"command": command, **summary}, indent=2))
     text = markdown(summary, command)

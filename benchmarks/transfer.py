@@ -41,13 +41,21 @@ def table(results: dict[str, dict[int, dict]]) -> dict:
             | {"wall_time_s": r.get("wall_time_s"), "status": r.get("status")}
             for k, r in folds.items()
         }
-        means = {
-            m: statistics.fmean(v[m] for v in rows.values() if v[m] is not None) for m in METRICS
-        }
+        means = {}
+        for m in METRICS:  # a variant whose runs all failed has no mean
+            values = [v[m] for v in rows.values() if v[m] is not None]
+            means[m] = statistics.fmean(values) if values else None
         entry = {"folds": rows, "mean": means}
         if variant != "scratch" and "scratch" in results:
-            base = {k: r["test"].get("test_full/jaccard") for k, r in results["scratch"].items()}
-            diffs = [rows[k]["jaccard"] - base[k] for k in rows if base.get(k) is not None]
+            base = {
+                k: (r.get("test") or {}).get("test_full/jaccard")
+                for k, r in results["scratch"].items()
+            }
+            diffs = [
+                rows[k]["jaccard"] - base[k]
+                for k in rows
+                if base.get(k) is not None and rows[k]["jaccard"] is not None
+            ]
             entry["jaccard_minus_scratch"] = statistics.fmean(diffs) if diffs else None
         out[variant] = entry
     return out
@@ -65,13 +73,17 @@ def markdown(summary: dict, command: str) -> str:
         + " | mean Jaccard | mean Dice | vs scratch | run wall (s) |",
         "| --- |" + " ---: |" * (len(folds) + 4),
     ]
+
+    def cell(value) -> str:
+        return "failed" if value is None else f"{value:.4f}"
+
     for name, v in summary["variants"].items():
-        walls = [f"{v['folds'][k]['wall_time_s']:.0f}" for k in folds if k in v["folds"]]
+        walls = [f"{v['folds'][k]['wall_time_s'] or 0:.0f}" for k in folds if k in v["folds"]]
         diff = v.get("jaccard_minus_scratch")
         lines.append(
             f"| {name} | "
-            + " | ".join(f"{v['folds'][k]['jaccard']:.4f}" for k in folds)
-            + f" | {v['mean']['jaccard']:.4f} | {v['mean']['dice']:.4f} | "
+            + " | ".join(cell(v["folds"][k]["jaccard"]) for k in folds if k in v["folds"])
+            + f" | {cell(v['mean']['jaccard'])} | {cell(v['mean']['dice'])} | "
             + ("" if diff is None else f"{diff:+.4f}")
             + f" | {', '.join(walls)} |"
         )

@@ -95,13 +95,21 @@ def _paired(
     for run in runs:
         if run.get("status") == "completed":
             cells[(str(run.get("model")), str(run.get("loss")))][_pair_id(run)] = run
+    return _pair_runs(cells[a], cells[b])
+
+
+def _pair_runs(
+    a: dict[tuple, dict], b: dict[tuple, dict]
+) -> tuple[dict[tuple, tuple[float, float]], dict[str, float]]:
+    """Pairs of runs ``{fold/seed: run}`` of two cells or recipes: their run metrics and their
+    per-image differences."""
     pairs, images = {}, {}
-    for k in set(cells[a]) & set(cells[b]):
-        x, y = run_metric(cells[a][k]), run_metric(cells[b][k])
+    for k in set(a) & set(b):
+        x, y = run_metric(a[k]), run_metric(b[k])
         if x is None or y is None:
             continue
         pairs[k] = (x, y)
-        scores_a, scores_b = per_image_scores(cells[a][k]), per_image_scores(cells[b][k])
+        scores_a, scores_b = per_image_scores(a[k]), per_image_scores(b[k])
         for i in set(scores_a) & set(scores_b):
             images[f"{k}/{i}" if i in images else i] = scores_a[i] - scores_b[i]
     return pairs, images
@@ -139,6 +147,18 @@ def compare(
 ) -> Comparison | None:
     """Compare cell ``a = (model, loss)`` with cell ``b`` over the folds/seeds both have."""
     return _comparison("+".join(a), "+".join(b), scope, *_paired(runs, a, b))
+
+
+def compare_recipes(
+    runs_a: list[dict], runs_b: list[dict], a: str, b: str, scope: str = "same folds"
+) -> Comparison | None:
+    """Runs of recipe ``a`` against runs of recipe ``b`` (any model and loss), paired by
+    fold/seed: fine-tuning against training from scratch, a variant against its base."""
+
+    def by_pair(runs: list[dict]) -> dict[tuple, dict]:
+        return {_pair_id(r): r for r in runs if r.get("status") == "completed"}
+
+    return _comparison(a, b, scope, *_pair_runs(by_pair(runs_a), by_pair(runs_b)))
 
 
 def compare_pooled(

@@ -208,6 +208,24 @@ def test_paired_comparison_finds_a_consistent_gain(tmp_path):
     assert (tmp_path / "val_iou_curves.png").stat().st_size > 0
 
 
+def test_recipes_of_the_same_cell_pair_by_fold(tmp_path):
+    from benchmarks.paired import main as paired
+
+    rng = np.random.default_rng(1)
+    for fold in range(3):
+        base = {f"f{fold}_{i}": float(rng.uniform(0.5, 0.9)) for i in range(10)}
+        _fake_run(tmp_path / "scratch", "unet", "bce_dice", fold, base)
+        tuned = {k: v + 0.04 for k, v in base.items()}
+        _fake_run(tmp_path / ("tuned" if fold < 2 else "tuned_later"), "unet", "bce_dice", fold,
+                  tuned)  # fmt: skip
+    out = tmp_path / "paired.md"
+    args = ["--a", f"tuned={tmp_path / 'tuned'}", "--a", f"tuned={tmp_path / 'tuned_later'}"]
+    assert paired([*args, "--b", f"scratch={tmp_path / 'scratch'}", "--out", str(out)]) == 0
+    row = out.read_text().splitlines()[2]
+    assert row.startswith("| tuned | scratch | same folds | 3 |") and "+0.0400" in row
+    assert "| 30 |" in row and "3/3" in row
+
+
 def test_holm_adjustment():
     assert holm([0.01, 0.04, float("nan"), 0.03]) == pytest.approx(
         [0.03, 0.06, float("nan"), 0.06], nan_ok=True
