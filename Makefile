@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow test-all lint format demo models clean
+.PHONY: help install test test-slow test-all lint format demo models zoo clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -41,6 +41,11 @@ demo: $(STAMP) ## Train the 3 models x 3 losses grid on synthetic data and print
 
 models: $(STAMP) ## Print the model table and refresh it in README.md
 	$(VENV)/bin/skinseg models --update-readme README.md
+
+ISIC ?= ../shared/data/ISIC2017
+PH2 ?= ../shared/data/PH2Dataset
+zoo: $(STAMP) ## Retrain the shipped isic2017 model on $(ISIC), score it on $(PH2), write skinseg/zoo/
+	$(PY) -m benchmarks.zoo isic2017 --data-root $(ISIC) --ph2-root $(PH2) $(if $(CV),--cv $(CV))
 
 clean: ## Remove caches (keeps .venv and logs/)
 	rm -rf .pytest_cache .ruff_cache build *.egg-info

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from skinseg.cli.model_source import add_model_source, model_source
 from skinseg.data.layouts import LAYOUTS
 
 HELP = "Score predictions against truth masks: per-image CSV and a summary JSON."
@@ -13,9 +14,11 @@ HELP = "Score predictions against truth masks: per-image CSV and a summary JSON.
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", type=Path, help="predict with this model, then score")
+    add_model_source(parser, source)
     source.add_argument("--predictions", type=Path, help="folder of <id>_segmentation.png")
-    parser.add_argument("--images", type=Path, help="folder of images (with --checkpoint)")
+    parser.add_argument(
+        "--images", type=Path, help="folder of images (with --checkpoint or --model)"
+    )
     parser.add_argument("--masks", type=Path, help="folder of truth masks <id><mask-suffix>.*")
     parser.add_argument(
         "--mask-suffix",
@@ -61,7 +64,9 @@ def _samples(args) -> tuple[list, dict[str, str]]:
         catalog = layout.catalog(args.root, **options)
         return catalog.all_samples(), catalog.labels
     if not args.masks:
-        raise ValueError("give --masks (and --images with --checkpoint), or --data and --root")
+        raise ValueError(
+            "give --masks (and --images with --checkpoint/--model), or --data and --root"
+        )
     if not args.masks.is_dir():
         raise FileNotFoundError(f"masks folder {args.masks} not found")
     suffix = "_segmentation" if args.mask_suffix is None else args.mask_suffix
@@ -88,14 +93,15 @@ def run(args: argparse.Namespace) -> int:
     from skinseg.evaluation.tables import write_summary
 
     samples, labels = _samples(args)
-    if args.checkpoint:
+    model = model_source(args)
+    if model:
         from skinseg.inference.files import write_png
         from skinseg.inference.loading import load_predictor
         from skinseg.inference.run import predict_masks
 
         if any(s.image is None for s in samples):
-            raise ValueError("--checkpoint needs --images (or --data and --root)")
-        predictor = load_predictor(args.checkpoint, args.device, args.precision)
+            raise ValueError("--checkpoint/--model needs --images (or --data and --root)")
+        predictor = load_predictor(model, args.device, args.precision)
         pred_dir = args.output / "predictions"
         pred_dir.mkdir(parents=True, exist_ok=True)
         by_image = {s.image: s for s in samples}

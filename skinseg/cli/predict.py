@@ -5,26 +5,26 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from skinseg.cli.model_source import add_model_source, model_source
+
 HELP = "Segment an image or a folder: writes <stem>_segmentation.png (0/255) per image."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--checkpoint", required=True, type=Path, help="best.ckpt, or an .onnx / TorchScript export"
-    )
+    add_model_source(parser)
     parser.add_argument("--input", required=True, type=Path, help="an image or a folder")
     parser.add_argument("--output", required=True, type=Path, help="folder for the masks")
     parser.add_argument(
         "--threshold",
         type=float,
         default=None,
-        help="probability threshold (default: the checkpoint's recipe)",
+        help="probability threshold (default: the model's recipe)",
     )
     parser.add_argument(
         "--tta",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="test-time augmentation (default: the checkpoint's recipe)",
+        help="test-time augmentation (default: the model's recipe)",
     )
     parser.add_argument("--overlay", action="store_true", help="also write <stem>_overlay.png")
     parser.add_argument(
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from skinseg.inference.run import predict_files
 
     written = predict_files(
-        args.checkpoint,
+        model_source(args),
         args.input,
         args.output,
         threshold=args.threshold,

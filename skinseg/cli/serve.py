@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+
+from skinseg.cli.model_source import add_model_source, model_source
 
 HELP = "Serve a model over HTTP: POST /predict, GET /health, GET /model, and a page at /."
 LOCAL = ("127.0.0.1", "localhost", "::1")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--checkpoint", required=True, type=Path, help="best.ckpt, or an .onnx / TorchScript export"
-    )
+    add_model_source(parser)
     parser.add_argument(
         "--host",
         default="127.0.0.1",
@@ -43,14 +42,15 @@ def run(args: argparse.Namespace) -> int:
     from skinseg.inference.loading import load_predictor
 
     limits = Limits(args.max_bytes, args.max_pixels)  # bad limits fail before the model loads
-    predictor = load_predictor(args.checkpoint, args.device, args.precision)
-    app = create_app(ServedModel(predictor, describe_model(args.checkpoint, predictor)), limits)
+    path = model_source(args)
+    predictor = load_predictor(path, args.device, args.precision)
+    app = create_app(ServedModel(predictor, describe_model(path, predictor)), limits)
     if args.host not in LOCAL:
         print(
             f"skinseg serve: listening on {args.host}: anyone who can reach this machine can "
             "send images to the model (there is no authentication)",
             file=sys.stderr,
         )
-    print(f"serving {args.checkpoint} on http://{args.host}:{args.port}/", flush=True)
+    print(f"serving {args.model or path} on http://{args.host}:{args.port}/", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0

@@ -3,11 +3,11 @@ came from."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from skinseg.inference.loading import CHECKPOINT_KEY, read_checkpoint
 from skinseg.inference.predictor import Predictor
+from skinseg.inference.shipped import SUFFIX, file_sha256, read_info
 
 # DataModule settings that say how data was loaded, not what it was.
 _PLUMBING = {
@@ -19,14 +19,6 @@ _PLUMBING = {
     "cache_budget_mb",
     "split_output",
 }
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def describe_checkpoint(path: str | Path, ckpt: dict | None = None) -> dict:
@@ -53,11 +45,41 @@ def describe_checkpoint(path: str | Path, ckpt: dict | None = None) -> dict:
     return info
 
 
+def describe_shipped(path: str | Path) -> dict:
+    """A ``.safetensors`` model (shipped, or exported by ``skinseg export``): the same keys as
+    :func:`describe_checkpoint`, from its JSON, plus how it was made where the JSON says."""
+    path = Path(path)
+    info = read_info(path)
+    described = {
+        "file": path.name,
+        "sha256": file_sha256(path),
+        "bytes": path.stat().st_size,
+        "format": "safetensors",
+        "dtype": info["dtype"],
+        "recipe": info["recipe"],
+        "model": info["net_config"],
+        "training_data": info.get("training_data"),
+        "epoch": info.get("epoch"),
+    }
+    for key in ("name", "training", "evaluation", "init_from"):
+        if info.get(key):
+            described[key] = info[key]
+    return described
+
+
+def describe_file(path: str | Path) -> dict:
+    """:func:`describe_shipped` or :func:`describe_checkpoint`, by the file's suffix."""
+    path = Path(path)
+    return describe_shipped(path) if path.suffix == SUFFIX else describe_checkpoint(path)
+
+
 def describe_model(path: str | Path, predictor: Predictor) -> dict:
-    """:func:`describe_checkpoint` for training checkpoints; the file and the recipe the
-    ``predictor`` runs for exports (ONNX, TorchScript)."""
+    """:func:`describe_file` for checkpoints and ``.safetensors`` models; the file and the
+    recipe the ``predictor`` runs for exports (ONNX, TorchScript)."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix == SUFFIX:
+        return {**describe_shipped(path), "recipe": predictor.recipe.to_dict()}
     if suffix not in (".onnx", ".pt", ".ts", ".torchscript"):
         return {**describe_checkpoint(path), "recipe": predictor.recipe.to_dict()}
     return {

@@ -1,7 +1,9 @@
-"""Export a checkpoint's network to ONNX or TorchScript, verified against PyTorch first."""
+"""Export a model's network to ONNX, TorchScript or a ``.safetensors`` pair, verified against
+PyTorch first."""
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 from pathlib import Path
@@ -10,10 +12,14 @@ import numpy as np
 import torch
 
 from skinseg.atomic import atomic_path
-from skinseg.inference.loading import RECIPE_KEY, load_net_from_checkpoint
+from skinseg.inference import shipped
+from skinseg.inference.describe import describe_file
+from skinseg.inference.loading import RECIPE_KEY, load_net
 
-FORMATS = ("onnx", "torchscript")
+FORMATS = ("onnx", "torchscript", "safetensors")
 TOLERANCE = 1e-4
+# Of probabilities, for weights stored in 16 bits (fp16 keeps ~3 significant digits).
+HALF_TOLERANCE = 2e-2
 
 
 def _example(recipe, batch: int = 2) -> torch.Tensor:
@@ -30,22 +36,30 @@ def _check(name: str, reference: np.ndarray, got: np.ndarray) -> float:
     return diff
 
 
-def export(checkpoint: str | Path, fmt: str, output: str | Path, opset: int = 17) -> dict:
+def export(
+    checkpoint: str | Path, fmt: str, output: str | Path, opset: int = 17, dtype: str = "float16"
+) -> dict:
     """Write the export to ``output`` only if it matches PyTorch on random input.
 
-    The model takes any batch size and any H, W divisible by ``2**depth`` (skinseg predict
-    always feeds the recipe's size); its recipe is stored inside the file.
+    ``checkpoint``: a training checkpoint, a ``.safetensors`` model or a shipped model's name.
+    ONNX and TorchScript models take any batch size and any H, W divisible by ``2**depth``
+    (skinseg predict always feeds the recipe's size); their recipe is stored inside the file.
+    ``safetensors`` writes the weights in ``dtype`` and a JSON beside them
+    (:mod:`skinseg.inference.shipped`); its difference is measured on probabilities.
 
     Returns:
         ``{"output": path, "max_abs_diff": d, "format": fmt}``.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; expected one of {FORMATS}")
+    checkpoint = shipped.resolve_model(checkpoint)
     output = Path(output)
-    if output.resolve() == Path(checkpoint).resolve():
+    if output.resolve() == checkpoint.resolve():
         raise ValueError(f"refusing to overwrite the checkpoint {checkpoint}")
+    if fmt == "safetensors":
+        return export_safetensors(checkpoint, output, dtype)
     output.parent.mkdir(parents=True, exist_ok=True)
-    net, recipe = load_net_from_checkpoint(checkpoint)
+    net, recipe = load_net(checkpoint)
     recipe_json = json.dumps(recipe.to_dict())
     x = _example(recipe)
     # Check on another batch size and, where the size allows, another resolution too.
@@ -103,3 +117,39 @@ def _export_torchscript(net, example, inputs, refs, path, recipe_json) -> float:
             _check("TorchScript", ref, loaded(x).numpy())
             for x, ref in zip(inputs, refs, strict=True)
         )
+
+
+def export_safetensors(checkpoint: Path, output: Path, dtype: str = "float16") -> dict:
+    """The ``.safetensors`` pair of a model, with the source's training data, epoch and lineage
+    (and its own file and hash) in the JSON; refused if its probabilities differ from the
+    source's by more than fp16 rounding allows."""
+    if output.suffix != shipped.SUFFIX:
+        raise ValueError(f"{output}: a safetensors export's name ends in {shipped.SUFFIX}")
+    if shipped.info_path(output).resolve() == checkpoint.resolve():
+        raise ValueError(f"refusing to overwrite {checkpoint}")
+    net, recipe = load_net(checkpoint)
+    source = describe_file(checkpoint)
+    about = {k: source[k] for k in ("training_data", "epoch", "init_from") if source.get(k)}
+    about["exported_from"] = {"file": source["file"], "sha256": source["sha256"]}
+    x = _example(recipe)
+    with torch.no_grad():
+        reference = torch.sigmoid(net(x)).numpy()
+    limit = TOLERANCE if dtype == "float32" else HALF_TOLERANCE
+    if dtype not in shipped.DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(shipped.DTYPES)}, got {dtype!r}")
+    rounded = copy.deepcopy(net)  # what the stored tensors will hold, read back as float32
+    rounded.load_state_dict(
+        {
+            k: v.to(shipped.DTYPES[dtype]).float() if v.is_floating_point() else v
+            for k, v in net.state_dict().items()
+        }
+    )
+    with torch.no_grad():
+        diff = float(np.max(np.abs(reference - torch.sigmoid(rounded(x)).numpy())))
+    if not np.isfinite(diff) or diff > limit:
+        raise RuntimeError(
+            f"{dtype} weights change the probabilities by {diff:.3g} (max abs) > {limit}; "
+            "nothing was written"
+        )
+    shipped.save_model(net, source["model"], recipe.to_dict(), output, dtype, about)
+    return {"output": str(output), "max_abs_diff": diff, "format": "safetensors"}

@@ -1,4 +1,5 @@
-"""Load a model for prediction from a checkpoint, an ONNX file or a TorchScript file.
+"""Load a model for prediction from a checkpoint, a ``.safetensors`` model (shipped models
+are these, ``skinseg.inference.shipped``), an ONNX file or a TorchScript file.
 
 Checkpoints are read with ``torch.load(weights_only=True)``: tensors and plain data only, so a
 crafted checkpoint cannot run code. The network is rebuilt from its stored config, whose
@@ -15,9 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from skinseg.hardware import fast_bf16
+from skinseg.hardware import fast_bf16, fast_channels_last
+from skinseg.inference import shipped
+from skinseg.inference.nets import CheckpointError, build_net, stored_recipe
 from skinseg.inference.predictor import Predictor
-from skinseg.models import MODELS
 from skinseg.recipe import Recipe
 
 log = logging.getLogger(__name__)
@@ -25,35 +27,6 @@ log = logging.getLogger(__name__)
 RECIPE_KEY = "skinseg.recipe"  # the recipe's name in ONNX metadata and TorchScript extras
 # A training checkpoint's own entry: {"net_config": ..., "recipe": ...}, plain data only.
 CHECKPOINT_KEY = "skinseg"
-
-
-class CheckpointError(ValueError):
-    """A model file is not a skinseg model or cannot be loaded safely."""
-
-
-def build_net(net_config: dict, source: str = "checkpoint") -> nn.Module:
-    """Rebuild a registered model from its ``_target_`` config (nothing else is instantiated)."""
-    if not isinstance(net_config, dict) or "_target_" not in net_config:
-        raise CheckpointError(f"{source}: no model config (_target_) stored")
-    allowed = {f"{cls.__module__}.{cls.__name__}": cls for cls in MODELS.values()}
-    allowed |= {f"skinseg.models.{cls.__name__}": cls for cls in MODELS.values()}
-    target = net_config["_target_"]
-    if target not in allowed:
-        raise CheckpointError(
-            f"{source}: model {target!r} is not a skinseg model; expected one of {sorted(allowed)}"
-        )
-    kwargs = {k: v for k, v in net_config.items() if not k.startswith("_")}
-    for name in getattr(allowed[target], "WEIGHT_ARGS", ()):  # the stored weights replace them
-        kwargs.pop(name, None)
-    return allowed[target](**kwargs)
-
-
-def stored_recipe(data, source) -> Recipe:
-    """The :class:`Recipe` a model file stores, its errors as :class:`CheckpointError`."""
-    try:
-        return Recipe.from_dict(data)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{source}: its stored prediction recipe is invalid: {exc}") from exc
 
 
 def read_checkpoint(path: Path) -> dict:
@@ -88,6 +61,15 @@ def load_net_from_checkpoint(path: str | Path) -> tuple[nn.Module, Recipe]:
     return net.eval(), stored_recipe(meta.get("recipe"), path)
 
 
+def load_net(path: str | Path) -> tuple[nn.Module, Recipe]:
+    """The network and recipe of a training checkpoint or a ``.safetensors`` model (a shipped
+    one, or ``skinseg export --format safetensors``), by the file's suffix."""
+    path = Path(path)
+    if path.suffix == shipped.SUFFIX:
+        return shipped.load_net(path)
+    return load_net_from_checkpoint(path)
+
+
 def save_net_checkpoint(net: nn.Module, net_config: dict, recipe: dict, path: str | Path) -> Path:
     """The smallest file :func:`load_net_from_checkpoint` reads: a network's weights, its
     ``_target_`` config and a recipe, in the layout training writes (no optimizer state).
@@ -104,7 +86,9 @@ def save_net_checkpoint(net: nn.Module, net_config: dict, recipe: dict, path: st
 
 
 def torch_backend(net: nn.Module, device: str = "cpu", precision: str = "auto"):
-    """Run ``net`` channels-last, under bf16 autocast when ``precision`` asks for it (``auto``:
+    """Run ``net`` channels-last where that is measured faster here
+    (:func:`skinseg.hardware.fast_channels_last`), under bf16 autocast when ``precision`` asks
+    for it (``auto``:
     where bf16 is measured to be fast here, :func:`skinseg.hardware.fast_bf16`; about 4x faster
     on an AMX CPU, masks differ only at a few border pixels).
 
@@ -117,13 +101,14 @@ def torch_backend(net: nn.Module, device: str = "cpu", precision: str = "auto"):
     if precision == "auto":
         log.info("precision auto on %s: %s", device, "bf16 autocast" if bf16 else "fp32")
     kind = "cuda" if device.startswith("cuda") else "cpu"
+    fmt = torch.channels_last if fast_channels_last(device, bf16) else torch.contiguous_format
     net = net.to(device).eval()
     if isinstance(net, nn.Module) and not isinstance(net, torch.jit.ScriptModule):
-        net = net.to(memory_format=torch.channels_last)
+        net = net.to(memory_format=fmt)
 
     def run(batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode(), torch.autocast(kind, torch.bfloat16, enabled=bf16):
-            x = torch.from_numpy(batch).to(device).contiguous(memory_format=torch.channels_last)
+            x = torch.from_numpy(batch).to(device).contiguous(memory_format=fmt)
             return net(x).float().cpu().numpy()
 
     return run
@@ -183,14 +168,13 @@ def resolve_device(device: str | None) -> str:
 def load_predictor(
     path: str | Path, device: str | None = None, precision: str = "auto"
 ) -> Predictor:
-    """A :class:`Predictor` for a ``.ckpt`` checkpoint, an ``.onnx`` or a TorchScript file.
+    """A :class:`Predictor` for a ``.ckpt`` checkpoint, a ``.safetensors`` model, an ``.onnx``
+    or a TorchScript file, or a shipped model by name (``isic2017``).
 
     ``precision`` (``auto``, ``32``, ``bf16``) applies to PyTorch and TorchScript models; ONNX
     models run in the precision they were exported in.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"model file {path} not found")
+    path = shipped.resolve_model(path)
     device = resolve_device(device)
     suffix = path.suffix.lower()
     if suffix == ".onnx":
@@ -198,6 +182,6 @@ def load_predictor(
     elif suffix in (".pt", ".ts", ".torchscript"):
         backend, recipe = torchscript_backend(path, device, precision)
     else:
-        net, recipe = load_net_from_checkpoint(path)
+        net, recipe = load_net(path)
         backend = torch_backend(net, device, precision)
     return Predictor(backend, recipe, name=str(path))

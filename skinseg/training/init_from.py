@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from skinseg.inference.describe import describe_checkpoint
+from skinseg.inference import shipped
+from skinseg.inference.describe import describe_checkpoint, describe_shipped
 from skinseg.inference.loading import CHECKPOINT_KEY, read_checkpoint
 from skinseg.training.errors import ConfigError
 
@@ -60,9 +61,26 @@ def _listing(differences: dict[str, list], limit: int = 8) -> str:
     return "; ".join(lines)
 
 
+def _read_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """A model file's network tensors and :mod:`~skinseg.inference.describe` description."""
+    if path.suffix == shipped.SUFFIX:
+        state, _ = shipped.load_state(path)
+        return state, describe_shipped(path)
+    ckpt = read_checkpoint(path)
+    if not isinstance(ckpt, dict) or CHECKPOINT_KEY not in ckpt or "state_dict" not in ckpt:
+        raise InitError(f"{path} is not a skinseg training checkpoint")
+    state = {k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
+    return state, describe_checkpoint(path, ckpt)
+
+
+def _is_shipped(path: Path) -> bool:
+    return path.resolve().parent == shipped.ZOO.resolve()
+
+
 def load_initial_weights(net: nn.Module, path: str | Path, strict: bool = True) -> dict:
     """Copy a skinseg checkpoint's network weights (the EMA average where the run kept one:
-    that is what its ``state_dict`` holds) into ``net``.
+    that is what its ``state_dict`` holds), a ``.safetensors`` model's, or a shipped model's
+    (``path`` is then its name: ``isic2017``) into ``net``.
 
     With ``strict``, any difference (a tensor missing, extra or of another shape: another
     model, width or depth) is refused before training, naming the tensors. Without it, the
@@ -73,21 +91,18 @@ def load_initial_weights(net: nn.Module, path: str | Path, strict: bool = True) 
         what was loaded and skipped (plain data, for ``metrics.json`` and checkpoints).
 
     Raises:
-        FileNotFoundError: no such file.
-        InitError: not a skinseg checkpoint, a crafted file, or (strict) other shapes.
+        FileNotFoundError: no such file and no shipped model of that name.
+        InitError: not a skinseg model file, a crafted file, or (strict) other shapes.
     """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"init_from: checkpoint {path} not found")
     try:
-        ckpt = read_checkpoint(path)
-    except ValueError as exc:  # CheckpointError: crafted or unreadable
+        path = shipped.resolve_model(path)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"init_from: {exc}") from exc
+    try:
+        state, source = _read_weights(path)
+    except ValueError as exc:  # CheckpointError: crafted, unreadable, another hash
         raise InitError(f"init_from: {exc}") from exc
-    if not isinstance(ckpt, dict) or CHECKPOINT_KEY not in ckpt or "state_dict" not in ckpt:
-        raise InitError(f"init_from: {path} is not a skinseg training checkpoint")
-    state = {k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
     differences = compare_weights(net, state)
-    source = describe_checkpoint(path, ckpt)
     if strict and any(differences.values()):
         raise InitError(
             f"init_from: {path} holds another architecture ({source.get('model')}) than this "
@@ -99,6 +114,7 @@ def load_initial_weights(net: nn.Module, path: str | Path, strict: bool = True) 
     net.load_state_dict(matching, strict=False)
     provenance = {
         "path": str(path.resolve()),
+        **({"shipped": source["name"]} if source.get("name") and _is_shipped(path) else {}),
         "sha256": source["sha256"],
         "model": source.get("model"),
         "recipe": source.get("recipe"),

@@ -8,6 +8,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from skinseg.hardware import cpu_description
+
 PACKAGES = (
     "skinseg",
     "torch",
@@ -42,7 +44,8 @@ def git_commit(path: Path) -> dict:
 
 
 def environment(code_dir: Path) -> dict:
-    """Python, platform, package versions and the code's git commit."""
+    """Python, platform, the CPU (model and the flags that set its speed), package versions and
+    the code's git commit."""
     versions = {}
     for name in PACKAGES:
         try:
@@ -54,6 +57,7 @@ def environment(code_dir: Path) -> dict:
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        "cpu": cpu_description(),
         "packages": versions,
         "cuda": torch.version.cuda if torch.cuda.is_available() else None,
         "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from skinseg.atomic import write_json
 from skinseg.data import SkinLesionDataModule
-from skinseg.hardware import training_precision
+from skinseg.hardware import training_channels_last, training_precision
 from skinseg.metrics import METRIC_NAMES
 from skinseg.recipe import Recipe
 from skinseg.training.calibrate import calibrate_and_score
@@ -165,12 +165,29 @@ def build_recipe(cfg: DictConfig, datamodule: SkinLesionDataModule) -> Recipe:
         raise ConfigError(f"config 'recipe': {exc}") from exc
 
 
+def resolved_precision(cfg: DictConfig) -> str:
+    """``trainer.precision``, with ``auto`` turned into what is faster on this machine."""
+    precision = cfg.trainer.get("precision")
+    if precision == "auto":
+        precision = training_precision(str(cfg.trainer.get("accelerator", "auto")))
+        log.info("trainer.precision=auto: %s, the faster on this machine", precision)
+    return str(precision)
+
+
 def build_module(cfg: DictConfig, recipe: Recipe) -> SegmentationModule:
     """The LightningModule with the net, loss, optimizer and scheduler the config names."""
     net = instantiate(cfg.model, "model")
     loss = hydra.utils.instantiate(cfg.loss)
     optimizer = hydra.utils.instantiate(cfg.optimizer)
     scheduler = hydra.utils.instantiate(cfg.scheduler) if cfg.get("scheduler") else None
+    options = OmegaConf.to_container(cfg.get("module", {}), resolve=True)
+    if options.get("channels_last") == "auto":
+        accelerator = str(cfg.trainer.get("accelerator", "auto"))
+        options["channels_last"] = training_channels_last(accelerator, resolved_precision(cfg))
+        log.info(
+            "module.channels_last=auto: %s, the faster on this machine",
+            "channels-last" if options["channels_last"] else "contiguous (NCHW)",
+        )
     return SegmentationModule(
         net=net,
         loss=loss,
@@ -178,7 +195,7 @@ def build_module(cfg: DictConfig, recipe: Recipe) -> SegmentationModule:
         scheduler=scheduler,
         net_config=OmegaConf.to_container(cfg.model, resolve=True),
         recipe=recipe,
-        **OmegaConf.to_container(cfg.get("module", {}), resolve=True),
+        **options,
     )
 
 
@@ -188,10 +205,7 @@ def build_trainer(cfg: DictConfig, history: MetricsHistory) -> L.Trainer:
     loggers = instantiate_dict(cfg.get("logger"))
     if not loggers:  # a learning-rate monitor without a logger is an error in Lightning
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    precision = cfg.trainer.get("precision")
-    if precision == "auto":
-        precision = training_precision(str(cfg.trainer.get("accelerator", "auto")))
-        log.info("trainer.precision=auto: %s, the faster on this machine", precision)
+    precision = resolved_precision(cfg)
     return hydra.utils.instantiate(
         cfg.trainer,
         precision=precision,
