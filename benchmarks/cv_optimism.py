@@ -46,6 +46,12 @@ def near_pairs(ids: list[str], vectors, threshold: float) -> list[tuple[str, str
     return [(ids[a], ids[b], round(float(corr[a, b]), 4)) for a, b in zip(i, j, strict=True)]
 
 
+def block(image_id: str) -> str:
+    """The id block of an ISIC image: ``ISIC_0012345`` -> ``12`` (digits 3-4 of 7)."""
+    digits = image_id.removeprefix("ISIC_")
+    return digits[2:4] if len(digits) == 7 and digits.isdigit() else "other"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("cv", type=Path, help="a benchmarks.crossval output folder")
@@ -67,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         train = set(json.loads((fold / "split.json").read_text())["train"])
         for row in read_per_image(table):
-            (with_twin if twins[row["id"]] & train else without).append(row["jaccard"])
-            by_block[row["id"][5:7]].append(row["jaccard"])
+            (with_twin if twins.get(row["id"], set()) & train else without).append(row["jaccard"])
+            by_block[block(row["id"])].append(row["jaccard"])
     result = {
         "threshold": args.threshold,
         "images": len(ids),

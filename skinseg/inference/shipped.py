@@ -218,7 +218,8 @@ def shipped_table(zoo: Path = ZOO) -> str:
         target = net.pop("_target_").rsplit(".", 1)[-1]
         options = ", ".join(f"{k}={v}" for k, v in net.items() if not k.startswith("_"))
         size = info["recipe"].get("image_size")
-        data = (info.get("training_data") or {}).get("dataset", "?")
+        trained_on = info.get("training_data") or {}
+        data = trained_on.get("dataset") or "+".join(trained_on.get("sources") or ["?"])
         cv = (info.get("evaluation") or {}).get("cv_jaccard")
         rows.append(
             f"| `{name}` | `{target}({options})` | {info['parameters'] / 1e6:.2f} M "
