@@ -166,11 +166,11 @@ def build_recipe(cfg: DictConfig, datamodule: SkinLesionDataModule) -> Recipe:
 
 
 def resolved_precision(cfg: DictConfig) -> str:
-    """``trainer.precision``, with ``auto`` turned into what is faster on this machine."""
+    """``trainer.precision``, with ``auto`` turned into what is faster on this machine (the
+    probe is cached, so asking twice measures once)."""
     precision = cfg.trainer.get("precision")
     if precision == "auto":
         precision = training_precision(str(cfg.trainer.get("accelerator", "auto")))
-        log.info("trainer.precision=auto: %s, the faster on this machine", precision)
     return str(precision)
 
 
@@ -206,6 +206,8 @@ def build_trainer(cfg: DictConfig, history: MetricsHistory) -> L.Trainer:
     if not loggers:  # a learning-rate monitor without a logger is an error in Lightning
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     precision = resolved_precision(cfg)
+    if cfg.trainer.get("precision") == "auto":
+        log.info("trainer.precision=auto: %s, the faster on this machine", precision)
     return hydra.utils.instantiate(
         cfg.trainer,
         precision=precision,
