@@ -5,7 +5,8 @@
 Measures, on the machine it runs on (CPU, or CUDA where present):
 1. peak dense matmul throughput, fp32 and bf16;
 2. training throughput of each model at 256x256, batch 16, fp32 and bf16-mixed, as images/s
-   and as a fraction of the matching peak (FLOPs of forward + backward counted by PyTorch);
+   and as a fraction of the matching peak (FLOPs of forward + backward counted by PyTorch),
+   and a profile of each model's step (the operators that take its time, with their shares);
 3. framework overhead: an epoch through the Lightning Trainer that train.py builds vs a
    hand-written loop on the same model, data, batch size and precision;
 4. input pipeline: images/s the DataModule delivers (cached decode, augmentation, collate);
@@ -28,7 +29,12 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from skinseg.hardware import cpu_bf16_probe, cpu_description, training_precision
+from skinseg.hardware import (
+    cpu_bf16_probe,
+    cpu_description,
+    training_channels_last,
+    training_precision,
+)
 from skinseg.losses import BCELoss, ComboLoss, DiceLoss
 from skinseg.models import MODELS
 
@@ -82,18 +88,17 @@ def autocast(precision: str):
     return torch.autocast(device(), dtype=torch.bfloat16, enabled=precision == "bf16-mixed")
 
 
-def train_throughput(
-    name: str, precision: str, batch: int, size: int, steps: int, channels_last: bool = True
-) -> dict:
+def training_step(
+    name: str, precision: str, batch: int, size: int, channels_last: bool = True
+) -> tuple[torch.nn.Module, object]:
+    """A model and a function running one training step on fixed random data, as
+    ``conf/optimizer/adamw.yaml`` configures the optimizer (fused AdamW)."""
     torch.manual_seed(0)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = MODELS[name]().to(device()).to(memory_format=fmt)
-    flops = train_flops(model, batch, size)
-    opt = torch.optim.AdamW(model.parameters(), 1e-3)
+    opt = torch.optim.AdamW(model.parameters(), 1e-3, weight_decay=1e-4, fused=True)
     loss_fn = ComboLoss([BCELoss(), DiceLoss()])
-    x = torch.randn(batch, 3, size, size, device=device()).contiguous(
-        memory_format=torch.channels_last
-    )
+    x = torch.randn(batch, 3, size, size, device=device()).contiguous(memory_format=fmt)
     y = (torch.rand(batch, 1, size, size, device=device()) > 0.5).float()
 
     def step():
@@ -104,12 +109,47 @@ def train_throughput(
         opt.step()
         opt.zero_grad(set_to_none=True)
 
+    return model, step
+
+
+def train_throughput(
+    name: str, precision: str, batch: int, size: int, steps: int, channels_last: bool = True
+) -> dict:
+    model, step = training_step(name, precision, batch, size, channels_last)
+    flops = train_flops(model, batch, size)
     seconds = timed(step, steps, warmup=2)
     return {
         "images_per_s": batch / seconds,
         "gflops_per_s": flops / seconds / 1e9,
         "train_gflop_per_image": flops / batch / 1e9,
     }
+
+
+def profile_step(
+    name: str, precision: str, batch: int, size: int, channels_last: bool, top: int = 8
+) -> list[dict]:
+    """Where a training step's time goes: the ``top`` operators by their own time (children
+    excluded) over 2 profiled steps, each with its share of the profiled total."""
+    from torch.profiler import ProfilerActivity, profile
+
+    _, step = training_step(name, precision, batch, size, channels_last)
+    step()
+    step()
+    activities = [ProfilerActivity.CPU]
+    if torch.cuda.is_available():
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as prof:
+        step()
+        step()
+        sync()
+    attr = "self_device_time_total" if torch.cuda.is_available() else "self_cpu_time_total"
+    events = [e for e in prof.key_averages() if getattr(e, attr) > 0]
+    total = sum(getattr(e, attr) for e in events)
+    events.sort(key=lambda e: getattr(e, attr), reverse=True)
+    return [
+        {"op": e.key, "share": getattr(e, attr) / total, "calls": e.count // 2}
+        for e in events[:top]
+    ]
 
 
 def plain_loop_epoch(name, precision, datamodule, epochs) -> float:
@@ -333,6 +373,17 @@ def main() -> int:
         f"{with_cl if with_cl is None else round(with_cl, 1)}",
         flush=True,
     )
+
+    # Where the step's time goes, in the precision and memory format training picks here.
+    fmt_last = training_channels_last("auto", chosen)
+    report["profile"] = {
+        "precision": chosen,
+        "channels_last": fmt_last,
+        "ops": {name: profile_step(name, chosen, batch, size, fmt_last) for name in args.models},
+    }
+    for name, ops in report["profile"]["ops"].items():
+        top = ", ".join(f"{o['op']} {o['share']:.0%}" for o in ops[:5])
+        print(f"profile {name} ({key}, {'channels-last' if fmt_last else 'NCHW'}): {top}")
 
     dm = synthetic_datamodule(8 * batch, size, batch)
     epochs = 1 if quick else 2

@@ -36,11 +36,25 @@ def test_segnet_uses_pooling_indices():
     assert all(m.return_indices for m in model.modules() if isinstance(m, torch.nn.MaxPool2d))
     # The decoder puts each value back where the encoder's maximum was: unpooling a pooled map
     # reproduces the maxima in place and zeros elsewhere, as nn.MaxUnpool2d does.
-    from skinseg.models.segnet import unpool2x
+    from skinseg.models.segnet import scatter_unpool2x, unpool2x
 
     x = torch.randn(2, 3, 8, 8)
     pooled, idx = torch.nn.functional.max_pool2d(x, 2, return_indices=True)
-    assert torch.equal(unpool2x(pooled, idx), torch.nn.MaxUnpool2d(2)(pooled, idx))
+    # The maxima back in place, zeros elsewhere, built here by hand.
+    expected = torch.zeros(2, 3, 64).scatter(2, idx.flatten(2), pooled.flatten(2)).view(x.shape)
+    assert torch.equal(expected, x * (x == expected))
+    for unpool in (unpool2x, scatter_unpool2x):  # eager kernel and the ONNX-exportable form
+        assert torch.equal(unpool(pooled, idx), expected)
+    # Gradients reach exactly the maxima's values, in both forms.
+    for unpool in (unpool2x, scatter_unpool2x):
+        p = pooled.clone().requires_grad_()
+        upstream = torch.arange(384.0).view(2, 3, 8, 8)
+        (grad,) = torch.autograd.grad(unpool(p, idx), p, upstream)
+        assert torch.equal(grad.flatten(2), upstream.flatten(2).gather(2, idx.flatten(2)))
+    # The eager kernel keeps a channels-last map channels-last (the scatter does not).
+    last = pooled.contiguous(memory_format=torch.channels_last)
+    out = unpool2x(last, idx.contiguous(memory_format=torch.channels_last))
+    assert out.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_unet2_uses_learned_resampling():

@@ -281,3 +281,11 @@ def test_killed_run_resumes_to_the_same_metrics(tmp_path):
     resumed = json.loads((tmp_path / "killed" / "metrics.json").read_text())
     assert resumed["test"] == whole["test"]
     assert resumed["epochs"] == whole["epochs"] == 6
+
+
+def test_default_optimizer_is_fused_adamw(tmp_path):
+    # One kernel per step instead of a loop of small ops per parameter (conf/optimizer/adamw).
+    module = build_module(compose_config([], tmp_path), recipe={})
+    config = module.configure_optimizers()
+    optimizer = config["optimizer"] if isinstance(config, dict) else config
+    assert isinstance(optimizer, torch.optim.AdamW) and optimizer.defaults["fused"] is True
