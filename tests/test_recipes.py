@@ -97,6 +97,13 @@ def test_recipes_compose_with_ema_calibration_and_postprocessing(experiment, tmp
     assert dm.image_size == tuple(cfg.data.image_size)
     ema = instantiate(cfg.callbacks.ema)
     assert type(ema).__name__ == "EMA"
+    # From a random start the average warms up (timm's schedule): no dead first epochs.
+    assert type(ema._kwargs["avg_fn"]).__name__ == "PowerWarmupDecay"
+
+
+def test_finetune_recipe_keeps_the_fixed_decay_it_was_measured_with(tmp_path):
+    cfg = compose_config(["experiment=ph2_finetune", f"data.root={tmp_path}"], tmp_path, False)
+    assert cfg.callbacks.ema.warmup is False and cfg.init_from == "isic2017"
 
 
 def test_ema_decay_is_checked():
@@ -254,3 +261,31 @@ def test_ema_warmup_decay_grows_with_the_updates_to_its_cap():
     assert avg.item() == pytest.approx(expected)
     assert isinstance(EMA(0.98, warmup=True)._kwargs["avg_fn"], WarmupDecay)
     assert not isinstance(EMA(0.98)._kwargs["avg_fn"], WarmupDecay)
+
+
+def test_ema_power_warmup_forgets_the_start_and_reaches_its_cap():
+    from skinseg.training.averaging import EMA, PowerWarmupDecay
+
+    step = PowerWarmupDecay(0.98, power=0.75)
+    zero, one = torch.zeros(1), torch.ones(1)
+    # timm's schedule: 1 - (1 + n) ** -0.75, capped at the set decay.
+    assert step(zero, one, torch.tensor(8)).item() == pytest.approx(9**-0.75)
+    assert step(zero, one, torch.tensor(183)).item() == pytest.approx(184**-0.75)
+    assert step(zero, one, torch.tensor(185)).item() == pytest.approx(0.02)  # at its cap
+    # Weights that jump from 0 to 1 at step 8: 9 steps later the power warm-up's average has
+    # moved three quarters of the way, the bias-corrected one (near the plain mean) not 0.6.
+    from skinseg.training.averaging import WarmupDecay
+
+    def average(fn):
+        avg = torch.zeros(1)
+        for n in range(1, 17):
+            avg = fn(avg, zero if n < 8 else one, torch.tensor(n))
+        return avg.item()
+
+    assert average(step) > 0.75 and average(WarmupDecay(0.98)) < 0.6
+    assert isinstance(EMA(0.98, warmup="power")._kwargs["avg_fn"], PowerWarmupDecay)
+    assert type(EMA(0.98, warmup="bias")._kwargs["avg_fn"]) is WarmupDecay
+    with pytest.raises(ValueError, match="callbacks.ema.warmup must be false, true or one of"):
+        EMA(0.98, warmup="timm")
+    with pytest.raises(ValueError, match="power must be in"):
+        EMA(0.98, warmup="power", warmup_power=1.5)
