@@ -21,14 +21,19 @@ def unpool2x(x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
 
     Eager and compiled runs use PyTorch's ``max_unpool2d`` kernel, which keeps a channels-last
     input channels-last and, forward and backward, is 1.3-1.9x faster than a scatter on CPU
-    (batch 16, 256 x 256, fp32). ONNX export and tracing get the same result written as a
-    scatter (``ScatterElements``: ONNX export has no ``max_unpool2d``, and the scatter traces
-    with dynamic sizes).
+    (batch 16, 256 x 256, fp32). ONNX export, tracing and ``deterministic=true`` runs (PyTorch
+    does not mark the kernel deterministic) get the same result written as a scatter
+    (``ScatterElements``: ONNX export has no ``max_unpool2d``, and the scatter traces with
+    dynamic sizes).
 
     Shape:
         x, indices: (N, C, h, w). Returns (N, C, 2h, 2w).
     """
-    if torch.onnx.is_in_onnx_export() or torch.jit.is_tracing():
+    if (
+        torch.onnx.is_in_onnx_export()
+        or torch.jit.is_tracing()
+        or torch.are_deterministic_algorithms_enabled()  # the kernel is not marked deterministic
+    ):
         return scatter_unpool2x(x, indices)
     return F.max_unpool2d(x, indices, 2)
 
