@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
 from torch.utils.flop_counter import FlopCounterMode
 
 from skinseg.hardware import (
@@ -91,12 +93,14 @@ def autocast(precision: str):
 def training_step(
     name: str, precision: str, batch: int, size: int, channels_last: bool = True
 ) -> tuple[torch.nn.Module, object]:
-    """A model and a function running one training step on fixed random data, as
-    ``conf/optimizer/adamw.yaml`` configures the optimizer (fused AdamW)."""
+    """A model and a function running one training step on fixed random data, with the
+    optimizer ``conf/optimizer/adamw.yaml`` configures (the default's fused AdamW)."""
     torch.manual_seed(0)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = MODELS[name]().to(device()).to(memory_format=fmt)
-    opt = torch.optim.AdamW(model.parameters(), 1e-3, weight_decay=1e-4, fused=True)
+    opt = instantiate(OmegaConf.load(ROOT / "conf" / "optimizer" / "adamw.yaml"))(
+        params=model.parameters()
+    )
     loss_fn = ComboLoss([BCELoss(), DiceLoss()])
     x = torch.randn(batch, 3, size, size, device=device()).contiguous(memory_format=fmt)
     y = (torch.rand(batch, 1, size, size, device=device()) > 0.5).float()

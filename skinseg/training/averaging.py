@@ -57,9 +57,12 @@ class PowerWarmupDecay(WarmupDecay):
         return min(self.decay, 1.0 - (1.0 + n) ** -self.power)
 
 
-# callbacks.ema.warmup: the schedules by name; true is the first one added (kept for the
-# recorded commands of earlier runs, e.g. the shipped isic2017 model).
-WARMUPS = {"bias": WarmupDecay, "power": PowerWarmupDecay}
+# callbacks.ema.warmup: each schedule by name, built from (decay, warmup_power); true is the
+# first one added (kept for the recorded commands of earlier runs, e.g. the shipped isic2017).
+WARMUPS = {
+    "bias": lambda decay, power: WarmupDecay(decay),
+    "power": PowerWarmupDecay,
+}
 
 
 class EMA(EMAWeightAveraging):
@@ -96,10 +99,8 @@ class EMA(EMAWeightAveraging):
                 f"got {warmup!r}"
             )
         super().__init__(decay=decay, update_starting_at_epoch=update_starting_at_epoch)
-        if warmup == "power":  # the averaged model is built from these arguments at fit start
-            self._kwargs["avg_fn"] = PowerWarmupDecay(decay, warmup_power)
-        elif warmup == "bias":
-            self._kwargs["avg_fn"] = WarmupDecay(decay)
+        if warmup:  # the averaged model is built from these arguments when fitting starts
+            self._kwargs["avg_fn"] = WARMUPS[warmup](decay, warmup_power)
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if self._device is None:
