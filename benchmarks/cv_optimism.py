@@ -11,6 +11,11 @@ both sides of a fold, and how scores differ between acquisition batches.
 2. Batches: ISIC ids were issued in blocks as collections were added to the archive
    (``ISIC_00NN...``: the block is NN); the per-image Jaccard is reported per block, since a
    test set drawn from other collections than the training pairs scores like its blocks.
+3. With ``--grouped DIR`` (the same recipe's ``benchmarks.crossval ... data.groups=isic_id_block``):
+   each image that both cross-validations scored, scored once by a run that trained on images
+   of its block (the random folds) and once by a run that had no image of its block (the
+   grouped folds): the mean difference over those images and the Wilcoxon signed-rank test,
+   overall and per block.
 
 Writes ``cv_optimism.json`` beside the cross-validation's ``cv.json``.
 """
@@ -23,6 +28,8 @@ import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
+
+from skinseg.data.groups import isic_id_block
 
 
 def thumbnails(folder: Path, size: int = 24):
@@ -46,10 +53,42 @@ def near_pairs(ids: list[str], vectors, threshold: float) -> list[tuple[str, str
     return [(ids[a], ids[b], round(float(corr[a, b]), 4)) for a, b in zip(i, j, strict=True)]
 
 
-def block(image_id: str) -> str:
-    """The id block of an ISIC image: ``ISIC_0012345`` -> ``12`` (digits 3-4 of 7)."""
-    digits = image_id.removeprefix("ISIC_")
-    return digits[2:4] if len(digits) == 7 and digits.isdigit() else "other"
+def fold_test_scores(cv: Path, read_per_image) -> dict[str, float]:
+    """Per-image test Jaccard of every finished fold of a crossval folder."""
+    scores = {}
+    for table in sorted(cv.glob("fold*/test_per_image.csv")):
+        scores.update({row["id"]: row["jaccard"] for row in read_per_image(table)})
+    return scores
+
+
+def unseen_block_effect(random: dict[str, float], grouped: dict[str, float]) -> dict:
+    """The images both folders scored: random-fold against grouped-fold Jaccard."""
+    from skinseg.compare import wilcoxon_p
+
+    both = sorted(set(random) & set(grouped))
+    if not both:
+        raise SystemExit("the two cross-validations scored no image in common")
+    by_block = defaultdict(list)
+    for i in both:
+        by_block[isic_id_block(i)].append(i)
+
+    def summary(ids: list[str]) -> dict:
+        diffs = [grouped[i] - random[i] for i in ids]
+        p = wilcoxon_p(diffs)
+        return {
+            "images": len(ids),
+            "jaccard_random_folds": statistics.fmean(random[i] for i in ids),
+            "jaccard_grouped_folds": statistics.fmean(grouped[i] for i in ids),
+            "difference": statistics.fmean(diffs),
+            "p_wilcoxon": None if p != p else p,  # NaN: too few differences
+        }
+
+    return {
+        "grouped_images": len(grouped),
+        "jaccard_grouped_all": statistics.fmean(grouped.values()),
+        "common": summary(both),
+        "by_id_block": {b: summary(v) for b, v in sorted(by_block.items())},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("cv", type=Path, help="a benchmarks.crossval output folder")
     parser.add_argument("--images", type=Path, required=True, help="the dataset's image folder")
     parser.add_argument("--threshold", type=float, default=0.97)
+    parser.add_argument("--grouped", type=Path, help="the same recipe's grouped crossval folder")
     args = parser.parse_args(argv)
     from skinseg.evaluation import read_per_image
 
@@ -74,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         train = set(json.loads((fold / "split.json").read_text())["train"])
         for row in read_per_image(table):
             (with_twin if twins.get(row["id"], set()) & train else without).append(row["jaccard"])
-            by_block[block(row["id"])].append(row["jaccard"])
+            by_block[isic_id_block(row["id"])].append(row["jaccard"])
     result = {
         "threshold": args.threshold,
         "images": len(ids),
@@ -89,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
             for b, v in sorted(by_block.items())
         },
     }
+    if args.grouped:
+        result["grouped_folds"] = unseen_block_effect(
+            fold_test_scores(args.cv, read_per_image),
+            fold_test_scores(args.grouped, read_per_image),
+        )
     (args.cv / "cv_optimism.json").write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k != "pairs"}, indent=2))
     return 0

@@ -78,7 +78,7 @@ def _t_test(diffs: list[float]) -> tuple[tuple[float, float], float]:
     return (mean - half, mean + half), p
 
 
-def _wilcoxon(diffs: list[float]) -> float:
+def wilcoxon_p(diffs: list[float]) -> float:
     from scipy import stats
 
     nonzero = [d for d in diffs if d != 0]
@@ -135,7 +135,7 @@ def _comparison(
         p_t=p_t,
         images=len(images),
         image_diff=statistics.fmean(images.values()) if images else float("nan"),
-        p_wilcoxon=_wilcoxon(list(images.values())),
+        p_wilcoxon=wilcoxon_p(list(images.values())),
     )
 
 

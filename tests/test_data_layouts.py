@@ -202,3 +202,56 @@ def test_train_cases_keeps_a_stratified_nested_subset(ph2_root, tmp_path):
         setup_dm("ph2", ph2_root, train_cases=99)
     with pytest.raises(ValueError, match="train_cases must be a positive integer"):
         SkinLesionDataModule("ph2", str(ph2_root), train_cases=0)
+
+
+def test_grouped_folds_keep_each_group_on_one_side(folder_root, tmp_path):
+    # 10 cases, 4 patients of 4 / 3 / 2 / 1 images: every fold's test set holds whole patients
+    patients = {f"case{i:02d}": p for i, p in enumerate("AAAABBBCCD")}
+    table = tmp_path / "patients.csv"
+    table.write_text("id,group\n" + "".join(f"{i},{p}\n" for i, p in patients.items()))
+    tests = []
+    for fold in range(3):
+        dm = setup_dm("folder", folder_root, num_folds=3, fold=fold, groups=str(table))
+        test_groups = {patients[i] for i in dm.split["test"]}
+        rest = dm.split["train"] + dm.split["val"]
+        assert test_groups.isdisjoint(patients[i] for i in rest)
+        tests.append(set(dm.split["test"]))
+    assert set().union(*tests) == set(patients) and sum(map(len, tests)) == 10
+    # largest group first, each to the emptiest fold: A | B | C + D
+    assert sorted(len(t) for t in tests) == [3, 3, 4]
+
+
+def test_isic_id_blocks_and_fold_balance():
+    from skinseg.data.groups import isic_id_block
+    from skinseg.data.splits import group_folds, kfold_split
+
+    assert isic_id_block("ISIC_0012345") == "12" and isic_id_block("IMD002") == "other"
+    ids = [
+        f"ISIC_00{b:02d}{n:03d}"
+        for b, count in [(0, 9), (9, 5), (12, 4), (13, 2)]
+        for n in range(count)
+    ]
+    groups = {i: isic_id_block(i) for i in ids}
+    assert group_folds(ids, groups, 2, seed=0) == {"00": 0, "09": 1, "12": 1, "13": 0}
+    split = kfold_split(ids, 2, 1, 0.2, seed=0, groups=groups)
+    assert {groups[i] for i in split["test"]} == {"09", "12"}
+    assert {groups[i] for i in split["train"] + split["val"]} == {"00", "13"}
+
+
+def test_bad_groups_are_refused_by_name(folder_root, tmp_path):
+    with pytest.raises(ValueError, match="set data.num_folds"):
+        SkinLesionDataModule("folder", str(folder_root), groups="isic_id_block")
+    with pytest.raises(DataValidationError, match="not a rule .*isic_id_block"):
+        setup_dm("folder", folder_root, num_folds=2, groups="patient_id")
+    partial = tmp_path / "partial.csv"
+    partial.write_text("id,group\ncase00,A\n")
+    with pytest.raises(DataValidationError, match=r"partial.csv has no group for 9 of 10"):
+        setup_dm("folder", folder_root, num_folds=2, groups=str(partial))
+    headless = tmp_path / "headless.csv"
+    headless.write_text("case00,A\n")
+    with pytest.raises(DataValidationError, match="'id' and 'group' columns"):
+        setup_dm("folder", folder_root, num_folds=2, groups=str(headless))
+    two = tmp_path / "two.csv"
+    two.write_text("id,group\n" + "".join(f"case{i:02d},{'AB'[i % 2]}\n" for i in range(10)))
+    with pytest.raises(DataValidationError, match="cannot make 3 folds of 2 groups"):
+        setup_dm("folder", folder_root, num_folds=3, groups=str(two))

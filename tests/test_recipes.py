@@ -289,3 +289,26 @@ def test_ema_power_warmup_forgets_the_start_and_reaches_its_cap():
         EMA(0.98, warmup="timm")
     with pytest.raises(ValueError, match="power must be in"):
         EMA(0.98, warmup="power", warmup_power=1.5)
+
+
+def test_grouped_folds_effect_pairs_the_same_images(tmp_path):
+    from benchmarks.cv_optimism import fold_test_scores, unseen_block_effect
+    from skinseg.evaluation import read_per_image
+    from skinseg.evaluation.tables import SCORES, write_per_image
+
+    ids = [f"ISIC_00{b}{n:03d}" for b in ("00", "13") for n in range(6)]
+    random = {i: 0.80 + 0.01 * n for n, i in enumerate(ids)}
+    grouped = {i: v - (0.05 if "_0013" in i else 0.0) for i, v in random.items()}
+    for name, scores in (("random", random), ("grouped", grouped)):
+        for fold, part in enumerate((ids[:7], ids[7:] if name == "random" else ids[7:11])):
+            rows = [{**dict.fromkeys(SCORES, 0.0), "id": i, "jaccard": scores[i]} for i in part]
+            write_per_image(rows, tmp_path / name / f"fold{fold}" / "test_per_image.csv")
+    effect = unseen_block_effect(
+        fold_test_scores(tmp_path / "random", read_per_image),
+        fold_test_scores(tmp_path / "grouped", read_per_image),
+    )
+    assert effect["common"]["images"] == 11 and effect["grouped_images"] == 11
+    assert effect["by_id_block"]["00"]["difference"] == pytest.approx(0.0)
+    assert effect["by_id_block"]["13"]["difference"] == pytest.approx(-0.05)
+    assert effect["by_id_block"]["00"]["p_wilcoxon"] is None  # no difference to test
+    assert effect["common"]["difference"] == pytest.approx(-0.05 * 5 / 11)

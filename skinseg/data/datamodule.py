@@ -17,6 +17,7 @@ from skinseg.data.augment import build_augmentation
 from skinseg.data.cache import load_pair
 from skinseg.data.dataset import ArraySegmentationDataset
 from skinseg.data.errors import DataValidationError, ProblemReport
+from skinseg.data.groups import resolve_groups
 from skinseg.data.io import ImageReadError, read_image, read_mask
 from skinseg.data.layouts import LAYOUTS, GeneratedSample, get_layout
 from skinseg.data.sampler import EpochSeededSampler
@@ -60,6 +61,9 @@ class SkinLesionDataModule(L.LightningDataModule):
         seed: the split's seed.
         num_folds, fold: k-fold cross-validation; fold ``fold`` is the test set.
         stratify: stratify splits by the dataset's labels (PH2's clinical diagnosis).
+        groups: keep each group's images on one side of every fold's test split
+            (:mod:`skinseg.data.groups`): ``isic_id_block`` or a CSV of ``id,group``; k-fold
+            splits only.
         split_file: load the split from this JSON instead of drawing one.
         split_output: write the split used to this JSON (the run directory's ``split.json``).
         train_cases: train on only this many of the training split's cases (seeded,
@@ -90,6 +94,7 @@ class SkinLesionDataModule(L.LightningDataModule):
         num_folds: int | None = None,
         fold: int = 0,
         stratify: bool = True,
+        groups: str | None = None,
         split_file: str | None = None,
         split_output: str | None = None,
         train_cases: int | None = None,
@@ -114,6 +119,10 @@ class SkinLesionDataModule(L.LightningDataModule):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         if train_cases is not None and (not isinstance(train_cases, int) or train_cases < 1):
             raise ValueError(f"train_cases must be a positive integer or null, got {train_cases!r}")
+        if groups is not None and not num_folds:
+            raise ValueError(
+                f"data.groups={groups!r} applies to k-fold splits: set data.num_folds too"
+            )
         self.save_hyperparameters(ignore=["augment"])
         self.dataset = dataset
         self.root = None if root is None else Path(root).expanduser()
@@ -145,15 +154,23 @@ class SkinLesionDataModule(L.LightningDataModule):
         hp = self.hparams
         pool = official.get("train", [])
         if hp.num_folds:
-            carved = kfold_split(
-                pool,
-                hp.num_folds,
-                hp.fold,
-                hp.val_fraction,
-                hp.seed,
-                self.labels if hp.stratify else None,
-            )
-            return carved
+            groups = resolve_groups(str(hp.groups), pool) if hp.groups else None
+            try:
+                return kfold_split(
+                    pool,
+                    hp.num_folds,
+                    hp.fold,
+                    hp.val_fraction,
+                    hp.seed,
+                    self.labels if hp.stratify else None,
+                    groups,
+                )
+            except ValueError as exc:
+                if groups is None:
+                    raise
+                raise DataValidationError(
+                    f"{self.dataset}: data.groups={hp.groups}: {exc}"
+                ) from exc
         val_f = 0.0 if "val" in official else hp.val_fraction
         test_f = 0.0 if "test" in official else hp.test_fraction
         carved = random_split(pool, val_f, test_f, hp.seed, self.labels if hp.stratify else None)
@@ -296,6 +313,7 @@ class SkinLesionDataModule(L.LightningDataModule):
             "seed": hp.seed,
             "num_folds": hp.num_folds,
             "fold": hp.fold,
+            "groups": hp.groups,
         }
         return save_split(self.split, path, meta)
 

@@ -94,11 +94,15 @@ def kfold_split(
     val_fraction: float,
     seed: int,
     labels: dict[str, str] | None = None,
+    groups: dict[str, str] | None = None,
 ) -> dict[str, list[str]]:
     """Fold ``fold`` of a ``num_folds``-fold split: that fold is the test set, and a
     ``val_fraction`` of the remaining ids is held out for validation.
 
     Folds are disjoint and together cover every id; stratified by ``labels`` where given.
+    With ``groups`` (id -> group), whole groups are dealt to folds (:func:`group_folds`), so
+    no group has images on both sides of a fold's test split; ``labels`` then stratify only
+    the validation split.
     """
     if not isinstance(num_folds, int) or num_folds < 2:
         raise ValueError(f"num_folds must be an integer >= 2, got {num_folds!r}")
@@ -107,6 +111,11 @@ def kfold_split(
     if len(ids) < num_folds:
         raise ValueError(f"cannot make {num_folds} folds of {len(ids)} images")
     _check_fraction("val_fraction", val_fraction)
+    if groups is not None:
+        assigned = group_folds(ids, groups, num_folds, seed)
+        test = [i for i in ids if assigned[groups[i]] == fold]
+        rest = [i for i in ids if assigned[groups[i]] != fold]
+        return _with_validation(test, rest, val_fraction, seed, labels)
     rng = np.random.default_rng(seed)
     test, rest = [], []
     offset = 0  # deal strata round-robin so that fold sizes stay balanced
@@ -115,9 +124,47 @@ def kfold_split(
         for j, item in enumerate(order):
             (test if (j + offset) % num_folds == fold else rest).append(item)
         offset += len(order)
+    return _with_validation(test, rest, val_fraction, seed, labels)
+
+
+def _with_validation(
+    test: list[str], rest: list[str], val_fraction: float, seed: int, labels
+) -> dict[str, list[str]]:
     rest_labels = {i: labels[i] for i in rest if i in labels} if labels else None
     inner = random_split(rest, val_fraction, 0.0, seed + 1, rest_labels)
     return {"train": inner["train"], "val": inner["val"], "test": sorted(test)}
+
+
+def group_folds(ids: list[str], groups: dict[str, str], num_folds: int, seed: int) -> dict:
+    """Deal whole groups to ``num_folds`` folds of near-equal image counts: ``group -> fold``.
+
+    Largest group first (ties in a seeded order), each to the fold with the fewest images so
+    far: sklearn's GroupKFold, made reproducible by the seed.
+
+    Raises:
+        ValueError: an id has no group, or there are fewer groups than folds.
+    """
+    missing = [i for i in ids if i not in groups]
+    if missing:
+        raise ValueError(f"{len(missing)} images have no group, e.g. {sorted(missing)[:3]}")
+    sizes: dict[str, int] = defaultdict(int)
+    for i in ids:
+        sizes[groups[i]] += 1
+    if len(sizes) < num_folds:
+        raise ValueError(
+            f"cannot make {num_folds} folds of {len(sizes)} groups ({sorted(sizes)}): "
+            "lower num_folds or use finer groups"
+        )
+    names = sorted(sizes)
+    order = np.random.default_rng(seed).permutation(len(names))
+    tie = dict(zip(names, order, strict=True))
+    loads = [0] * num_folds
+    assigned = {}
+    for g in sorted(names, key=lambda g: (-sizes[g], tie[g])):
+        k = min(range(num_folds), key=lambda k: (loads[k], k))
+        assigned[g] = k
+        loads[k] += sizes[g]
+    return assigned
 
 
 def save_split(split: dict[str, list[str]], path: str | Path, meta: dict | None = None) -> Path:
