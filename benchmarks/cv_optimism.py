@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 from collections import defaultdict
@@ -53,11 +54,13 @@ def near_pairs(ids: list[str], vectors, threshold: float) -> list[tuple[str, str
     return [(ids[a], ids[b], round(float(corr[a, b]), 4)) for a, b in zip(i, j, strict=True)]
 
 
-def fold_test_scores(cv: Path, read_per_image) -> dict[str, float]:
+def fold_test_scores(cv: Path) -> dict[str, float]:
     """Per-image test Jaccard of every finished fold of a crossval folder."""
+    from skinseg.compare import per_image_scores
+
     scores = {}
-    for table in sorted(cv.glob("fold*/test_per_image.csv")):
-        scores.update({row["id"]: row["jaccard"] for row in read_per_image(table)})
+    for fold in sorted(cv.glob("fold*")):
+        scores.update(per_image_scores({"run_dir": fold}))
     return scores
 
 
@@ -80,7 +83,7 @@ def unseen_block_effect(random: dict[str, float], grouped: dict[str, float]) -> 
             "jaccard_random_folds": statistics.fmean(random[i] for i in ids),
             "jaccard_grouped_folds": statistics.fmean(grouped[i] for i in ids),
             "difference": statistics.fmean(diffs),
-            "p_wilcoxon": None if p != p else p,  # NaN: too few differences
+            "p_wilcoxon": None if math.isnan(p) else p,  # NaN: too few differences
         }
 
     return {
@@ -106,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     for a, b, _ in pairs:
         twins[a].add(b)
         twins[b].add(a)
-    with_twin, without, by_block = [], [], defaultdict(list)
+    with_twin, without, by_block, scores = [], [], defaultdict(list), {}
     for fold in sorted(args.cv.glob("fold*")):
         table = fold / "test_per_image.csv"
         if not table.is_file():
@@ -115,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in read_per_image(table):
             (with_twin if twins.get(row["id"], set()) & train else without).append(row["jaccard"])
             by_block[isic_id_block(row["id"])].append(row["jaccard"])
+            scores[row["id"]] = row["jaccard"]
     result = {
         "threshold": args.threshold,
         "images": len(ids),
@@ -130,10 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     if args.grouped:
-        result["grouped_folds"] = unseen_block_effect(
-            fold_test_scores(args.cv, read_per_image),
-            fold_test_scores(args.grouped, read_per_image),
-        )
+        result["grouped_folds"] = unseen_block_effect(scores, fold_test_scores(args.grouped))
     (args.cv / "cv_optimism.json").write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k != "pairs"}, indent=2))
     return 0

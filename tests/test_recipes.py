@@ -293,7 +293,6 @@ def test_ema_power_warmup_forgets_the_start_and_reaches_its_cap():
 
 def test_grouped_folds_effect_pairs_the_same_images(tmp_path):
     from benchmarks.cv_optimism import fold_test_scores, unseen_block_effect
-    from skinseg.evaluation import read_per_image
     from skinseg.evaluation.tables import SCORES, write_per_image
 
     ids = [f"ISIC_00{b}{n:03d}" for b in ("00", "13") for n in range(6)]
@@ -304,8 +303,7 @@ def test_grouped_folds_effect_pairs_the_same_images(tmp_path):
             rows = [{**dict.fromkeys(SCORES, 0.0), "id": i, "jaccard": scores[i]} for i in part]
             write_per_image(rows, tmp_path / name / f"fold{fold}" / "test_per_image.csv")
     effect = unseen_block_effect(
-        fold_test_scores(tmp_path / "random", read_per_image),
-        fold_test_scores(tmp_path / "grouped", read_per_image),
+        fold_test_scores(tmp_path / "random"), fold_test_scores(tmp_path / "grouped")
     )
     assert effect["common"]["images"] == 11 and effect["grouped_images"] == 11
     assert effect["by_id_block"]["00"]["difference"] == pytest.approx(0.0)
