@@ -16,8 +16,10 @@ JSON so that its card can quote them:
 4. score the stored model on a dataset it never saw (``--ph2-root``: every PH2 case, at the
    original resolution), and take the recipe's cross-validation from ``--cv`` (a
    ``benchmarks.crossval`` summary);
-5. copy the pair into ``skinseg/zoo/`` (replace a shipped file only with a better model: every
-   version stays in git's history) and print the SHA-256 for the model card.
+5. copy the pair (and, with ``--ph2-root``, ``NAME_failures.jpg``: the four worst images of
+   the zero-shot evaluation, for the card) into ``skinseg/zoo/`` (replace a shipped file only
+   with a better model: every version stays in git's history) and print the SHA-256 for the
+   model card.
 """
 
 from __future__ import annotations
@@ -142,6 +144,42 @@ def zero_shot(stored: Path, layout: str, root: Path, out: Path) -> dict:
     return {"images": summary["images"], **{k: summary[k] for k in keys}}
 
 
+def failure_picture(evaluation: Path, out: Path, count: int = 4, width: int = 300) -> list[str]:
+    """The ``count`` lowest-scoring images of an evaluation (``skinseg evaluate``'s folder),
+    truth and prediction outlined as in its review, captioned with id, diagnosis, Jaccard and
+    sensitivity, two to a row, as the JPEG the model card shows. Returns their ids."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    from skinseg.review.render import draw
+    from skinseg.review.sources import find_tables, read_entries
+
+    worst = sorted(read_entries(find_tables(evaluation)), key=lambda e: e.scores["jaccard"])
+    worst = worst[:count]
+    font = ImageFont.load_default(size=13)
+    tiles = []
+    for entry in worst:
+        picture = Image.fromarray(draw(entry)[0])
+        picture = picture.resize((width, round(picture.height * width / picture.width)))
+        tile = Image.new("RGB", (width, picture.height + 20), "white")
+        tile.paste(picture, (0, 20))
+        caption = (
+            f"{entry.id} {entry.diagnosis.replace('_', ' ')}: J {entry.scores['jaccard']:.2f}, "
+            f"sens {entry.scores['sensitivity']:.2f}"
+        ).replace(" :", ":")
+        ImageDraw.Draw(tile).text((4, 3), caption, fill="black", font=font)
+        tiles.append(np.asarray(tile))
+    height = max(t.shape[0] for t in tiles)
+    tiles = [
+        np.pad(t, ((0, height - t.shape[0]), (0, 0), (0, 0)), constant_values=255) for t in tiles
+    ]
+    tiles += [np.full_like(tiles[0], 255)] * (len(tiles) % 2)
+    rows = [np.hstack(tiles[i : i + 2]) for i in range(0, len(tiles), 2)]
+    with atomic_path(out) as tmp:
+        Image.fromarray(np.vstack(rows)).save(tmp, format="JPEG", quality=85)
+    return [e.id for e in worst]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("name", choices=sorted(RECIPES))
@@ -180,8 +218,15 @@ def main(argv: list[str] | None = None) -> int:
     evaluation["validation"] = {
         k.removeprefix("val/"): v for k, v in metrics["best_val"].items() if k.startswith("val/")
     }
+    copies = [
+        (staged, args.zoo / staged.name),
+        (info_path(staged), info_path(args.zoo / staged.name)),
+    ]
     if args.ph2_root:
         evaluation["ph2_zero_shot"] = zero_shot(staged, "ph2", args.ph2_root, out / "ph2")
+        picture = out / f"{args.name}_failures.jpg"
+        evaluation["ph2_zero_shot"]["worst"] = failure_picture(out / "ph2", picture)
+        copies.append((picture, args.zoo / picture.name))
     if args.cv:
         cv = json.loads(args.cv.read_text())
         evaluation["cv_jaccard"] = cv["pooled_images"]["jaccard"]
@@ -208,7 +253,6 @@ def main(argv: list[str] | None = None) -> int:
     }
     about = {k: info[k] for k in ("training_data", "epoch", "exported_from") if k in info}
     net, stored_recipe = load_net(staged)
-    target = args.zoo / f"{args.name}.safetensors"
     final = save_model(
         net,
         info["net_config"],
@@ -217,11 +261,11 @@ def main(argv: list[str] | None = None) -> int:
         info["dtype"],
         {**about, "training": training, "evaluation": evaluation},
     )
-    for source, destination in ((staged, target), (info_path(staged), info_path(target))):
+    for source, destination in copies:
         with atomic_path(destination) as tmp:  # the weights first: a half copy fails its hash
             shutil.copyfile(source, tmp)
     print(json.dumps(evaluation, indent=2))
-    print(f"{target}: {final['bytes'] / 2**20:.2f} MiB, sha256 {final['sha256']}")
+    print(f"{copies[0][1]}: {final['bytes'] / 2**20:.2f} MiB, sha256 {final['sha256']}")
     return 0
 
 

@@ -61,6 +61,20 @@ def test_evaluate_review_writes_page_and_pictures(tmp_path):
         assert (np.abs(full - colour).sum(axis=2) < 60).sum() > 20, colour
 
 
+def test_the_model_card_picture_shows_the_worst_images(tmp_path):
+    from benchmarks.zoo import failure_picture
+    from skinseg.evaluation import read_per_image
+
+    out = evaluate(write_evaluation_inputs(tmp_path))
+    scores = {r["id"]: r["jaccard"] for r in read_per_image(out / "per_image.csv")}
+    picture = tmp_path / "card" / "failures.jpg"
+    worst = failure_picture(out, picture, count=3, width=120)
+    assert worst == sorted(scores, key=scores.get)[:3]
+    # Two tiles a row (the third beside a blank), each 120 wide with a caption above the image.
+    assert Image.open(picture).size == (240, 2 * (90 + 20))
+    assert list(picture.parent.iterdir()) == [picture]  # written atomically, no temporary left
+
+
 def test_review_of_runs_below_a_folder(tmp_path):
     """A cross-validation: one table per fold, each row named by its run."""
     from skinseg.training.run import train
