@@ -46,7 +46,8 @@ def test_the_shipped_model_segments_a_synthetic_lesion():
         mask = predictor.to_mask(predictor.predict([image])[0])
         assert mask.shape == truth.shape
         scores.append(score_mask(str(index), mask, truth > 0)["jaccard"])
-    # Measured 0.63 (it never saw synthetic images); an empty or random mask scores near 0.
+    # Measured 0.64 (0.62 for the 15-epoch model before it; it never saw synthetic images); an
+    # empty or random mask scores near 0.
     assert np.mean(scores) > 0.5, scores
 
 
