@@ -148,7 +148,6 @@ def failure_picture(evaluation: Path, out: Path, count: int = 4, width: int = 30
     """The ``count`` lowest-scoring images of an evaluation (``skinseg evaluate``'s folder),
     truth and prediction outlined as in its review, captioned with id, diagnosis, Jaccard and
     sensitivity, two to a row, as the JPEG the model card shows. Returns their ids."""
-    import numpy as np
     from PIL import Image, ImageDraw, ImageFont
 
     from skinseg.review.render import draw
@@ -163,20 +162,16 @@ def failure_picture(evaluation: Path, out: Path, count: int = 4, width: int = 30
         picture = picture.resize((width, round(picture.height * width / picture.width)))
         tile = Image.new("RGB", (width, picture.height + 20), "white")
         tile.paste(picture, (0, 20))
-        caption = (
-            f"{entry.id} {entry.diagnosis.replace('_', ' ')}: J {entry.scores['jaccard']:.2f}, "
-            f"sens {entry.scores['sensitivity']:.2f}"
-        ).replace(" :", ":")
-        ImageDraw.Draw(tile).text((4, 3), caption, fill="black", font=font)
-        tiles.append(np.asarray(tile))
-    height = max(t.shape[0] for t in tiles)
-    tiles = [
-        np.pad(t, ((0, height - t.shape[0]), (0, 0), (0, 0)), constant_values=255) for t in tiles
-    ]
-    tiles += [np.full_like(tiles[0], 255)] * (len(tiles) % 2)
-    rows = [np.hstack(tiles[i : i + 2]) for i in range(0, len(tiles), 2)]
+        name = " ".join(filter(None, (entry.id, entry.diagnosis.replace("_", " "))))
+        scores = f"J {entry.scores['jaccard']:.2f}, sens {entry.scores['sensitivity']:.2f}"
+        ImageDraw.Draw(tile).text((4, 3), f"{name}: {scores}", fill="black", font=font)
+        tiles.append(tile)
+    height = max(t.height for t in tiles)  # two tiles a row, on white
+    sheet = Image.new("RGB", (2 * width, height * ((len(tiles) + 1) // 2)), "white")
+    for i, tile in enumerate(tiles):
+        sheet.paste(tile, ((i % 2) * width, (i // 2) * height))
     with atomic_path(out) as tmp:
-        Image.fromarray(np.vstack(rows)).save(tmp, format="JPEG", quality=85)
+        sheet.save(tmp, format="JPEG", quality=85)
     return [e.id for e in worst]
 
 
@@ -218,10 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     evaluation["validation"] = {
         k.removeprefix("val/"): v for k, v in metrics["best_val"].items() if k.startswith("val/")
     }
-    copies = [
-        (staged, args.zoo / staged.name),
-        (info_path(staged), info_path(args.zoo / staged.name)),
-    ]
+    target = args.zoo / staged.name
+    copies = [(staged, target), (info_path(staged), info_path(target))]
     if args.ph2_root:
         evaluation["ph2_zero_shot"] = zero_shot(staged, "ph2", args.ph2_root, out / "ph2")
         picture = out / f"{args.name}_failures.jpg"
@@ -265,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         with atomic_path(destination) as tmp:  # the weights first: a half copy fails its hash
             shutil.copyfile(source, tmp)
     print(json.dumps(evaluation, indent=2))
-    print(f"{copies[0][1]}: {final['bytes'] / 2**20:.2f} MiB, sha256 {final['sha256']}")
+    print(f"{target}: {final['bytes'] / 2**20:.2f} MiB, sha256 {final['sha256']}")
     return 0
 
 
