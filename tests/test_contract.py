@@ -138,7 +138,10 @@ def test_evaluate_reads_any_registered_layout(tmp_path, folder_root, capsys):
         ]
     )
     assert code == 0
-    assert '"jaccard": 1.0' in capsys.readouterr().out
+    import json
+
+    assert json.loads((tmp_path / "e" / "summary.json").read_text())["jaccard"] == 1.0
+    assert "1.0000 [1.000, 1.000]" in capsys.readouterr().out
 
 
 def test_an_empty_checkpoint_gets_a_message_not_a_traceback(tmp_path, capsys):

@@ -255,3 +255,68 @@ def test_bad_groups_are_refused_by_name(folder_root, tmp_path):
     two.write_text("id,group\n" + "".join(f"case{i:02d},{'AB'[i % 2]}\n" for i in range(10)))
     with pytest.raises(DataValidationError, match="cannot make 3 folds of 2 groups"):
         setup_dm("folder", folder_root, num_folds=3, groups=str(two))
+
+
+def test_isic2017_part3_labels_are_the_diagnoses_not_the_strata(tmp_path):
+    root = make_isic(tmp_path / "isic", "isic2017", {"train": 6})
+    (root / "ISIC-2017_Training_Part3_GroundTruth.csv").write_text(
+        "image_id,melanoma,seborrheic_keratosis\n"
+        + "".join(f"ISIC_{i:07d},{float(i % 3 == 0)},{float(i % 3 == 1)}\n" for i in range(6))
+        + "ISIC_0999999,1.0,0.0\n"  # a row of an image not present
+    )
+    catalog = find_isic(root, "isic2017")
+    assert catalog.diagnoses == {
+        f"ISIC_{i:07d}": ("melanoma", "seborrheic_keratosis", "nevus")[i % 3] for i in range(6)
+    }
+    assert catalog.labels == {}  # splits are drawn as before: not stratified by class
+    (root / "ISIC-2017_Training_Part3_GroundTruth.csv").write_text(
+        "image_id,melanoma\nISIC_0000001,0.0\n"
+    )
+    assert find_isic(root, "isic2017").diagnoses == {"ISIC_0000001": "not_melanoma"}
+    (root / "ISIC-2017_Training_Part3_GroundTruth.csv").write_text("image,class\n")
+    with pytest.raises(DataValidationError, match="expected columns image_id, melanoma"):
+        find_isic(root, "isic2017")
+
+
+def make_ham(root, lesions="AABBCDDDEF", parts=False):
+    """A HAM10000 folder: images (merged or in two parts), masks, metadata."""
+    rows = ["lesion_id,image_id,dx,dx_type,age,sex,localization"]
+    for i, lesion in enumerate(lesions):
+        sid = f"ISIC_{24306 + i:07d}"
+        folder = f"HAM10000_images_part_{1 + i % 2}" if parts else "HAM10000_images"
+        write_pair(
+            root / folder / f"{sid}.jpg",
+            root / "HAM10000_segmentations_lesion_tschandl" / f"{sid}_segmentation.png",
+            i,
+        )
+        rows.append(f"HAM_{lesion},{sid},{'nv' if i % 2 else 'mel'},histo,50,male,back")
+    (root / "HAM10000_metadata.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+@pytest.mark.parametrize("parts", [False, True])
+def test_ham10000_layout_with_dx_and_lesion_groups(tmp_path, parts):
+    from skinseg.data.layouts import find_ham10000
+
+    root = make_ham(tmp_path / "HAM10000", parts=parts)
+    catalog = find_ham10000(root)
+    ids = [s.id for s in catalog.all_samples()]
+    assert len(ids) == 10 and ids == sorted(ids)
+    assert catalog.diagnoses[ids[0]] == "mel" and catalog.diagnoses[ids[1]] == "nv"
+    assert catalog.groups["lesion_id"][ids[0]] == "HAM_A"
+    lesion = dict(zip(ids, "AABBCDDDEF", strict=True))
+    for fold in range(3):
+        dm = setup_dm("ham10000", root, num_folds=3, fold=fold, groups="lesion_id")
+        rest = dm.split["train"] + dm.split["val"]
+        assert {lesion[i] for i in dm.split["test"]}.isdisjoint(lesion[i] for i in rest)
+
+
+def test_ham10000_problems_are_listed(tmp_path):
+    from skinseg.data.layouts import find_ham10000
+
+    root = make_ham(tmp_path / "HAM10000", parts=True)
+    next((root / "HAM10000_images_part_2").iterdir()).unlink()
+    with pytest.raises(DataValidationError, match=r"missing image \(1\)"):
+        find_ham10000(root)
+    with pytest.raises(DataValidationError, match="none of the image folders"):
+        find_ham10000(tmp_path)

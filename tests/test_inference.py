@@ -432,3 +432,45 @@ def test_report_reads_curves_from_tensorboard_events(tmp_path):
     history = load_runs(tmp_path)[0]["history"]
     assert [h["epoch"] for h in history] == [0, 1, 2]
     assert [round(h["val/iou"], 3) for h in history] == [0.3, 0.5, 0.6]
+
+
+def test_evaluate_gives_seeded_intervals_and_rows_per_diagnosis(ph2_root, tmp_path, capsys):
+    from skinseg.data.layouts import LAYOUTS
+
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    for k, sample in enumerate(LAYOUTS["ph2"].catalog(ph2_root).all_samples()):
+        mask = np.asarray(Image.open(sample.mask))
+        Image.fromarray(np.roll(mask, k % 4, axis=1)).save(pred / f"{sample.id}_segmentation.png")
+
+    def summary_of(out, *extra):
+        args = ["evaluate", "--predictions", str(pred), "--data", "ph2", "--root", str(ph2_root)]
+        assert cli([*args, "--output", str(out), *extra]) == 0
+        return json.loads((out / "summary.json").read_text()), capsys.readouterr().out
+
+    summary, printed = summary_of(tmp_path / "a")
+    for score in ("jaccard", "dice", "sensitivity"):
+        lo, hi = summary["interval"][score]
+        assert lo <= summary[score] <= hi and lo < hi
+    assert summary["bootstrap"] == {"level": 0.95, "resamples": 2000, "seed": 0}
+    groups = summary["by_diagnosis"]
+    assert set(groups) == {"common_nevus", "atypical_nevus", "melanoma"}
+    assert sum(g["images"] for g in groups.values()) == summary["images"] == 12
+    for g in groups.values():
+        lo, hi = g["interval"]["jaccard"]
+        assert lo <= g["jaccard"] <= hi
+    assert "melanoma" in printed
+    assert f"{summary['jaccard']:.4f} [{summary['interval']['jaccard'][0]:.3f}," in printed
+    assert summary_of(tmp_path / "b")[0]["interval"] == summary["interval"]  # seeded
+    assert summary_of(tmp_path / "c", "--seed", "1")[0]["interval"] != summary["interval"]
+
+
+def test_bootstrap_interval_checks_its_input():
+    from skinseg.evaluation.intervals import bootstrap_interval
+
+    assert bootstrap_interval([0.5] * 10) == (0.5, 0.5)
+    lo, hi = bootstrap_interval(np.linspace(0, 1, 101))
+    assert 0.44 < lo < 0.5 < hi < 0.56  # the mean 0.5 +- 1.96 * 0.29 / sqrt(101)
+    for bad, message in (([], "non-empty"), ([0.1, float("nan")], "NaN")):
+        with pytest.raises(ValueError, match=message):
+            bootstrap_interval(bad)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from skinseg.cli.model_source import add_model_source, model_source
@@ -36,17 +35,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output",
         type=Path,
         default=Path("evaluation"),
-        help="where per_image.csv, summary.json (and predictions) go",
+        help="where per_image.csv, summary.json (and predictions) go (default: %(default)s)",
     )
-    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None)
-    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="test-time augmentation (flips) on or off; default: as the model's recipe says",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=4, help="images per forward pass (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the bootstrap behind the 95%% intervals (default: %(default)s)",
+    )
     parser.add_argument(
         "--review",
         action="store_true",
         help="also write review.html: every image with its truth and prediction outlined",
     )
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", default="auto", choices=["auto", "32", "bf16"])
+    parser.add_argument(
+        "--device", default="auto", help="cpu, cuda, cuda:N or auto (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "32", "bf16"],
+        help="auto: bf16 where it is measured faster on this machine (default: %(default)s)",
+    )
 
 
 def _samples(args) -> tuple[list, dict[str, str]]:
@@ -62,7 +81,7 @@ def _samples(args) -> tuple[list, dict[str, str]]:
         if args.mask_suffix is not None and "mask_suffix" in layout.options:
             options["mask_suffix"] = args.mask_suffix
         catalog = layout.catalog(args.root, **options)
-        return catalog.all_samples(), catalog.labels
+        return catalog.all_samples(), catalog.diagnoses
     if not args.masks:
         raise ValueError(
             "give --masks (and --images with --checkpoint/--model), or --data and --root"
@@ -87,10 +106,21 @@ def _samples(args) -> tuple[list, dict[str, str]]:
     return samples, {}
 
 
+def _data(args) -> dict:
+    """What was evaluated, for summary.json and the review page's header."""
+    if args.data:
+        return {"dataset": args.data, "root": str(args.root)}
+    return {
+        "images": str(args.images) if args.images else None,
+        "masks": str(args.masks),
+        "mask_suffix": "_segmentation" if args.mask_suffix is None else args.mask_suffix,
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     from skinseg.evaluation import SOURCES, summarise, table_path, write_per_image
     from skinseg.evaluation.files import pair_predictions, score_files
-    from skinseg.evaluation.tables import write_summary
+    from skinseg.evaluation.tables import format_summary, write_summary
 
     samples, labels = _samples(args)
     model = model_source(args)
@@ -101,7 +131,12 @@ def run(args: argparse.Namespace) -> int:
 
         if any(s.image is None for s in samples):
             raise ValueError("--checkpoint/--model needs --images (or --data and --root)")
+        from skinseg.inference.describe import describe_model
+
         predictor = load_predictor(model, args.device, args.precision)
+        described = describe_model(predictor.name, predictor)
+        if args.tta is not None:
+            described["recipe"] = {**described["recipe"], "tta": args.tta}
         pred_dir = args.output / "predictions"
         pred_dir.mkdir(parents=True, exist_ok=True)
         by_image = {s.image: s for s in samples}
@@ -114,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         pred_dir = args.predictions
         if not pred_dir.is_dir():
             raise FileNotFoundError(f"predictions folder {pred_dir} not found")
+        described = {"predictions": str(pred_dir)}
     pairs = pair_predictions(pred_dir, samples)
     rows = score_files(pairs)
     csv_path = args.output / "per_image.csv"
@@ -123,10 +159,11 @@ def run(args: argparse.Namespace) -> int:
         row["truth"] = table_path(truth, csv_path)
         row["prediction"] = table_path(pred, csv_path)
         row["diagnosis"] = labels.get(sid, "")
-    summary = summarise(rows)
+    summary = summarise(rows, intervals=True, seed=args.seed)
+    summary["model"], summary["data"] = described, _data(args)
     write_per_image(rows, csv_path, extra=SOURCES)
     json_path = write_summary(summary, args.output / "summary.json")
-    print(json.dumps(summary, indent=2))
+    print(format_summary(summary))
     print(f"wrote {csv_path} and {json_path}")
     if args.review:
         from skinseg.review import write_review

@@ -147,6 +147,8 @@ class SkinLesionDataModule(L.LightningDataModule):
         self.split: dict[str, list[str]] | None = None
         self.datasets: dict[str, ArraySegmentationDataset] = {}
         self.labels: dict[str, str] = {}
+        self.groupings: dict[str, dict[str, str]] = {}
+        self.diagnoses: dict[str, str] = {}
         self._sources: dict[str, layouts.Sample | GeneratedSample] = {}
 
     def _draw_split(self, official: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -154,7 +156,7 @@ class SkinLesionDataModule(L.LightningDataModule):
         hp = self.hparams
         pool = official.get("train", [])
         if hp.num_folds:
-            groups = resolve_groups(str(hp.groups), pool) if hp.groups else None
+            groups = resolve_groups(str(hp.groups), pool, self.groupings) if hp.groups else None
             try:
                 return kfold_split(
                     pool,
@@ -246,7 +248,8 @@ class SkinLesionDataModule(L.LightningDataModule):
             return
         hp = self.hparams
         catalog = self.layout.catalog(self.root, hp.seed, **self.layout_options)
-        self.labels = catalog.labels
+        self.labels, self.groupings = catalog.labels, catalog.groups
+        self.diagnoses = catalog.diagnoses
         self._sources = {s.id: s for s in catalog.all_samples()}
         official = {k: [s.id for s in v] for k, v in catalog.splits.items()}
         known = {i for v in official.values() for i in v}

@@ -8,6 +8,8 @@ whole groups to folds, so every fold's test images come from groups the run neve
 - ``isic_id_block``: the ISIC Archive's id block (``ISIC_0012345`` -> ``12``). Ids were issued
   in blocks as collections joined the archive, so a block stands in for a collection (clinic,
   camera, annotators) where the metadata names none.
+- a grouping the dataset's metadata ships: ``lesion_id`` for HAM10000 (several photographs
+  of one lesion share it).
 - a CSV file with an ``id`` and a ``group`` column (a patient or lesion id per image), for
   one's own data. Every image of the dataset must have a row.
 """
@@ -62,19 +64,32 @@ def read_group_file(path: Path) -> dict[str, str]:
     return groups
 
 
-def resolve_groups(spec: str, ids: list[str]) -> dict[str, str]:
-    """``id -> group`` for ``ids`` from ``data.groups`` (a rule's name or a CSV path).
+def resolve_groups(
+    spec: str, ids: list[str], shipped: dict[str, dict[str, str]] | None = None
+) -> dict[str, str]:
+    """``id -> group`` for ``ids`` from ``data.groups``: a grouping the dataset ships
+    (``shipped``, e.g. HAM10000's ``lesion_id``), a rule's name or a CSV path.
 
     Raises:
-        DataValidationError: an unknown rule and no such file, or ids the file does not group.
+        DataValidationError: an unknown rule and no such file, or ids the grouping or the
+            file does not cover.
     """
+    shipped = shipped or {}
+    if spec in shipped:
+        missing = sorted(set(ids) - set(shipped[spec]))
+        if missing:
+            raise DataValidationError(
+                f"data.groups={spec}: the dataset's metadata has no {spec} for "
+                f"{len(missing)} of {len(ids)} images, e.g. {missing[:3]}"
+            )
+        return {i: shipped[spec][i] for i in ids}
     if spec in GROUP_RULES:
         rule = GROUP_RULES[spec]
         return {i: rule(i) for i in ids}
     path = Path(spec).expanduser()
     if not path.suffix and not path.exists():
         raise DataValidationError(
-            f"data.groups={spec!r}: not a rule ({', '.join(sorted(GROUP_RULES))}) "
+            f"data.groups={spec!r}: not a rule ({', '.join(sorted({*GROUP_RULES, *shipped}))}) "
             "and not a file; give a rule's name or a CSV of id,group"
         )
     table = read_group_file(path)

@@ -71,13 +71,19 @@ def _to_8bit(arr: np.ndarray) -> np.ndarray:
 
 
 def read_image(path: str | Path) -> tuple[np.ndarray, list[str]]:
-    """Read an RGB image, applying EXIF orientation.
+    """Read an image file as every skinseg command reads it: RGB, EXIF orientation applied.
 
     Grayscale, RGBA (alpha dropped), palette, CMYK and 16-bit images are converted to 8-bit RGB
-    and the conversion is named in the notes.
+    and each conversion is named in the notes, so that a caller can report what was changed
+    (``skinseg predict`` logs them).
+
+    Example:
+        ``image, notes = read_image("lesion.jpg")``: ``image.shape == (H, W, 3)``, ``notes``
+        e.g. ``["EXIF orientation applied"]`` or ``[]``.
 
     Returns:
-        ``(image, notes)`` with image ``uint8 (H, W, 3)``.
+        ``(image, notes)``: ``image`` uint8 (H, W, 3); ``notes`` a list of str, empty when
+        the file was 8-bit RGB already.
 
     Raises:
         ImageReadError: the file is missing, empty, truncated or not an image.

@@ -11,6 +11,7 @@ finder registered here plus one short ``conf/data/<name>.yaml``.
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -48,11 +49,21 @@ class GeneratedSample:
 
 @dataclass
 class Catalog:
-    """The samples of a dataset, by official split (``train``, ``val``, ``test``)."""
+    """The samples of a dataset, by official split (``train``, ``val``, ``test``).
+
+    Attributes:
+        labels: per-case classes that splits are stratified by (``data.stratify``).
+        diagnoses: per-case clinical diagnosis, for evaluation rows and the review page's
+            filter (PH2's, ISIC 2017's Part 3 classes, HAM10000's ``dx``).
+        groups: groupings the dataset ships, by name (HAM10000's ``lesion_id``), that
+            ``data.groups=<name>`` keeps on one side of every fold.
+    """
 
     name: str
     splits: dict[str, list[Sample | GeneratedSample]]
     labels: dict[str, str] = field(default_factory=dict)
+    diagnoses: dict[str, str] = field(default_factory=dict)
+    groups: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def all_samples(self) -> list[Sample | GeneratedSample]:
         return [s for split in self.splits.values() for s in split]
@@ -149,7 +160,7 @@ def find_ph2(root: str | Path) -> Catalog:
     xlsx = root / "PH2_dataset.xlsx"
     if xlsx.is_file():
         labels = {k: v for k, v in read_ph2_diagnoses(xlsx).items() if k in {s.id for s in samples}}
-    return Catalog("ph2", {"train": samples}, labels)
+    return Catalog("ph2", {"train": samples}, labels, diagnoses=labels)
 
 
 # -------------------------------------------------------------------------------------- ISIC
@@ -195,6 +206,48 @@ ISIC_LAYOUTS: dict[str, dict[str, tuple[str, str, str]]] = {
     },
 }
 ISIC_ID = re.compile(r"^ISIC_\d+$")
+# The classification ground truth beside the segmentation data (ISIC 2017 Part 3), per split.
+ISIC_DIAGNOSIS_FILES: dict[str, dict[str, str]] = {
+    "isic2017": {
+        "train": "ISIC-2017_Training_Part3_GroundTruth.csv",
+        "val": "ISIC-2017_Validation_Part3_GroundTruth.csv",
+        "test": "ISIC-2017_Test_v2_Part3_GroundTruth.csv",
+    },
+}
+
+
+def read_isic2017_diagnoses(path: Path) -> dict[str, str]:
+    """``melanoma``, ``seborrheic_keratosis`` or ``nevus`` per image from a Part 3 CSV
+    (``image_id, melanoma, seborrheic_keratosis``; ``not_melanoma`` where the file has only the
+    melanoma column).
+
+    Raises:
+        DataValidationError: unreadable, no ``image_id`` and ``melanoma`` columns, or a value
+            that is not a number.
+    """
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            columns = set(reader.fieldnames or [])
+            if not {"image_id", "melanoma"} <= columns:
+                raise DataValidationError(
+                    f"{path}: expected columns image_id, melanoma[, seborrheic_keratosis]"
+                )
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataValidationError(f"{path}: cannot read the Part 3 labels ({exc})") from exc
+    other = "nevus" if "seborrheic_keratosis" in columns else "not_melanoma"
+    labels = {}
+    for line, row in enumerate(rows, start=2):
+        try:
+            melanoma = float(row["melanoma"]) >= 0.5
+            keratosis = float(row.get("seborrheic_keratosis") or 0) >= 0.5
+        except ValueError as exc:
+            raise DataValidationError(f"{path}, line {line}: not a number ({exc})") from exc
+        labels[row["image_id"].strip()] = (
+            "melanoma" if melanoma else "seborrheic_keratosis" if keratosis else other
+        )
+    return labels
 
 
 def _pair_folder(
@@ -265,7 +318,92 @@ def find_isic(root: str | Path, edition: str) -> Catalog:
     elif not splits["train"] and not report:
         report.add("empty split", f"no images in {root / layout['train'][0]}")
     report.raise_if_any()
-    return Catalog(edition, splits)
+    diagnoses: dict[str, str] = {}
+    for split, name in ISIC_DIAGNOSIS_FILES.get(edition, {}).items():
+        if split in splits and (root / name).is_file():
+            present = {s.id for s in splits[split]}
+            found = read_isic2017_diagnoses(root / name)
+            diagnoses.update({k: v for k, v in found.items() if k in present})
+    return Catalog(edition, splits, diagnoses=diagnoses)
+
+
+# --------------------------------------------------------------------------------- HAM10000
+HAM_IMAGES = ("HAM10000_images", "HAM10000_images_part_1", "HAM10000_images_part_2")
+HAM_MASKS = "HAM10000_segmentations_lesion_tschandl"
+HAM_METADATA = ("HAM10000_metadata.csv", "HAM10000_metadata")
+HAM_LAYOUT = (
+    f"<root>/{HAM_IMAGES[0]}/ISIC_xxxxxxx.jpg (or {HAM_IMAGES[1]}/ and {HAM_IMAGES[2]}/), "
+    f"<root>/{HAM_MASKS}/ISIC_xxxxxxx_segmentation.png and <root>/{HAM_METADATA[0]}"
+)
+
+
+def read_ham_metadata(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """``(dx, lesion_id)`` per image id from HAM10000's metadata CSV.
+
+    Raises:
+        DataValidationError: unreadable, or no ``image_id``, ``dx`` and ``lesion_id`` columns.
+    """
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if not {"image_id", "dx", "lesion_id"} <= set(reader.fieldnames or []):
+                raise DataValidationError(
+                    f"{path}: expected HAM10000's metadata columns lesion_id, image_id, dx, ..."
+                )
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataValidationError(f"{path}: cannot read the HAM10000 metadata ({exc})") from exc
+    dx = {r["image_id"].strip(): r["dx"].strip() for r in rows}
+    lesions = {r["image_id"].strip(): r["lesion_id"].strip() for r in rows}
+    return dx, lesions
+
+
+def find_ham10000(root: str | Path) -> Catalog:
+    """HAM10000 with the lesion masks of Tschandl et al. (2020): the image folder merged or in
+    its two official parts; ``dx`` as the diagnosis and ``lesion_id`` as a grouping
+    (``data.groups=lesion_id``) when the metadata CSV is there."""
+    root = _check_root(Path(root), "ham10000", HAM_LAYOUT)
+    folders = [root / name for name in HAM_IMAGES if (root / name).is_dir()]
+    if not folders:
+        raise DataValidationError(
+            f"ham10000: {root} has none of the image folders {list(HAM_IMAGES)}; "
+            f"expected {HAM_LAYOUT}"
+        )
+    report = ProblemReport(f"ham10000 at {root}")
+    samples: list[Sample] = []
+    seen: dict[str, Path] = {}
+    for folder in folders:
+        for sample in _pair_folder(
+            folder, root / HAM_MASKS, "_segmentation", report, "train", ISIC_ID
+        ):
+            if sample.id in seen:
+                report.add("duplicate id", f"{sample.id}: {seen[sample.id]} and {sample.image}")
+                continue
+            seen[sample.id] = sample.image
+            samples.append(sample)
+    if len(folders) > 1:  # each part reports the other part's masks as missing images
+        report.problems.pop("missing image", None)
+        for mask_id in _mask_ids(root / HAM_MASKS, "_segmentation"):
+            if mask_id not in seen:
+                report.add("missing image", f"{mask_id}: no image in {[f.name for f in folders]}")
+    if not samples and not report:
+        raise DataValidationError(f"ham10000: no images under {root}; expected {HAM_LAYOUT}")
+    report.raise_if_any()
+    samples.sort(key=lambda s: s.id)
+    diagnoses, groups = {}, {}
+    metadata = next((root / n for n in HAM_METADATA if (root / n).is_file()), None)
+    if metadata is not None:
+        dx, lesions = read_ham_metadata(metadata)
+        ids = {s.id for s in samples}
+        diagnoses = {k: v for k, v in dx.items() if k in ids}
+        groups = {"lesion_id": {k: v for k, v in lesions.items() if k in ids}}
+    return Catalog("ham10000", {"train": samples}, diagnoses=diagnoses, groups=groups)
+
+
+def _mask_ids(folder: Path, suffix: str) -> list[str]:
+    if not folder.is_dir():
+        return []
+    return [m.stem[: -len(suffix)] for m in _images_in(folder) if m.stem.endswith(suffix)]
 
 
 # ------------------------------------------------------------------------------------ folder
@@ -365,6 +503,7 @@ LAYOUTS: Mapping[str, Layout] = MappingProxyType(
     {
         "ph2": Layout("ph2", find_ph2, PH2_LAYOUT, how_to_get=PH2_HELP),
         **{edition: _isic(edition) for edition in ISIC_LAYOUTS},
+        "ham10000": Layout("ham10000", find_ham10000, HAM_LAYOUT),
         "folder": Layout(
             "folder",
             find_folder,

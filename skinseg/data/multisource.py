@@ -194,6 +194,7 @@ class MultiSourceDataModule(L.LightningDataModule):
         self.split: dict[str, list[str]] | None = None
         self.datasets: dict[str, SourcesDataset] = {}
         self.labels: dict[str, str] = {}
+        self.diagnoses: dict[str, str] = {}
 
     @property
     def source_names(self) -> list[str]:
@@ -216,6 +217,11 @@ class MultiSourceDataModule(L.LightningDataModule):
             f"{n}{SEPARATOR}{i}": label
             for n, c in self.children.items()
             for i, label in c.labels.items()
+        }
+        self.diagnoses = {
+            f"{n}{SEPARATOR}{i}": dx
+            for n, c in self.children.items()
+            for i, dx in c.diagnoses.items()
         }
         for s in SPLIT_NAMES:
             parts = {n: c.datasets[s] for n, c in self.children.items() if s in c.datasets}

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from skinseg.evaluation.intervals import LEVEL, RESAMPLES, SEED, bootstrap_interval
 from skinseg.metrics import functional as MF
 
 SCORES = ("jaccard", "dice", "threshold_jaccard", "accuracy", "sensitivity", "specificity")
@@ -32,18 +33,42 @@ def score_mask(sid: str, pred: np.ndarray, truth: np.ndarray) -> dict:
     return row
 
 
-def summarise(rows: Sequence[dict]) -> dict:
+def _means(rows: Sequence[dict], intervals: bool, seed: int) -> dict:
+    out: dict = {"images": len(rows)}
+    out.update({name: float(np.mean([r[name] for r in rows])) for name in SCORES})
+    if all("_union" in r for r in rows):
+        union = sum(r["_union"] for r in rows)
+        out["iou"] = sum(r["_intersection"] for r in rows) / union if union else 1.0
+    if intervals:
+        out["interval"] = {
+            name: list(bootstrap_interval([r[name] for r in rows], seed=seed)) for name in SCORES
+        }
+    return out
+
+
+def summarise(rows: Sequence[dict], intervals: bool = False, seed: int = SEED) -> dict:
     """Means of the per-image scores over ``rows``, their count, and the dataset-level IoU
     (where the rows carry pixel counts).
+
+    With ``intervals``: each mean's 95 % bootstrap interval (``interval``: score -> ``[low,
+    high]``, seeded by ``seed``; how it was drawn under ``bootstrap``), and where rows carry a
+    ``diagnosis``, the same per diagnosis (``by_diagnosis``, rows without one under
+    ``unlabelled``).
 
     Raises:
         ValueError: no rows.
     """
     if not rows:
         raise ValueError("no images to score")
-    summary: dict = {"images": len(rows)}
-    summary.update({name: float(np.mean([r[name] for r in rows])) for name in SCORES})
-    if all("_union" in r for r in rows):
-        union = sum(r["_union"] for r in rows)
-        summary["iou"] = sum(r["_intersection"] for r in rows) / union if union else 1.0
+    summary = _means(rows, intervals, seed)
+    if not intervals:
+        return summary
+    summary["bootstrap"] = {"level": LEVEL, "resamples": RESAMPLES, "seed": seed}
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r.get("diagnosis") or "unlabelled", []).append(r)
+    if set(groups) != {"unlabelled"}:
+        summary["by_diagnosis"] = {
+            name: _means(group, True, seed) for name, group in sorted(groups.items())
+        }
     return summary

@@ -71,3 +71,34 @@ def write_summary(summary: dict, path: str | Path) -> Path:
     """A summary (from :func:`~skinseg.evaluation.scores.summarise`) as JSON."""
     write_json(path, summary)
     return Path(path)
+
+
+def _cell(summary: dict, name: str) -> str:
+    low, high = summary.get("interval", {}).get(name, (None, None))
+    mean = f"{summary[name]:.4f}"
+    return mean if low is None else f"{mean} [{low:.3f}, {high:.3f}]"
+
+
+def format_summary(summary: dict) -> str:
+    """A summary (with intervals) as a text table: one row for all images, one per diagnosis,
+    each mean followed by its 95 % interval."""
+    groups = [("all", summary), *summary.get("by_diagnosis", {}).items()]
+    header = ["", "images", *SCORES]
+    lines = [[name, str(g["images"]), *(_cell(g, s) for s in SCORES)] for name, g in groups]
+    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+    out = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in [header, *lines]
+    ]
+    note = ""
+    if "bootstrap" in summary:
+        b = summary["bootstrap"]
+        note = (
+            f"\nmean [{b['level']:.0%} bootstrap interval: {b['resamples']} resamples of the "
+            f"images, seed {b['seed']}]"
+        )
+    iou = f"\ndataset-level IoU {summary['iou']:.4f}" if "iou" in summary else ""
+    return "\n".join(out) + iou + note

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from skinseg.atomic import write_json
 from skinseg.data import GeneratedSample
 from skinseg.evaluation import (
     SCORES,
@@ -18,6 +19,7 @@ from skinseg.evaluation import (
     table_path,
     write_per_image,
 )
+from skinseg.inference.describe import describe_checkpoint
 from skinseg.inference.files import write_png
 from skinseg.inference.loading import load_predictor
 from skinseg.inference.run import predict_pairs
@@ -36,7 +38,8 @@ def calibrate_and_score(
     device: str = "auto",
 ) -> dict:
     """Choose the threshold (stored in ``checkpoint``'s recipe) and score the test split at
-    full size, writing its per-image scores to ``test_per_image.csv`` and its masks to
+    full size, writing its per-image scores to ``test_per_image.csv`` (its summary, with
+    intervals and the checkpoint's description, to ``test_summary.json``) and its masks to
     ``test_predictions/`` (with the images and truths of generated data, which have no files),
     so that ``skinseg review`` can show them.
 
@@ -64,7 +67,10 @@ def calibrate_and_score(
             row.update(_sources(datamodule, sid, mask, output_dir / "test_predictions", table))
             rows.append(row)
         write_per_image(rows, table, extra=SOURCES)
-        summary = summarise(rows)
+        summary = summarise(rows, intervals=True)
+        summary["model"] = describe_checkpoint(checkpoint)
+        summary["data"] = summary["model"].get("training_data")
+        write_json(output_dir / "test_summary.json", summary)
         out.update({f"test_full/{k}": summary[k] for k in (*SCORES, "iou")})
         log.info(
             "Full-resolution test scores: %s",
@@ -87,5 +93,5 @@ def _sources(datamodule, sid: str, mask, folder: Path, table: Path) -> dict[str,
         "image": table_path(image_path, table),
         "truth": table_path(truth_path, table),
         "prediction": table_path(prediction, table),
-        "diagnosis": datamodule.labels.get(sid, ""),
+        "diagnosis": datamodule.diagnoses.get(sid, ""),
     }
