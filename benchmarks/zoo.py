@@ -158,7 +158,7 @@ def failure_picture(evaluation: Path, out: Path, count: int = 4, width: int = 30
     font = ImageFont.load_default(size=13)
     tiles = []
     for entry in worst:
-        picture = Image.fromarray(draw(entry)[0])
+        picture = Image.fromarray(draw(entry).fulls[0])
         picture = picture.resize((width, round(picture.height * width / picture.width)))
         tile = Image.new("RGB", (width, picture.height + 20), "white")
         tile.paste(picture, (0, 20))

@@ -52,11 +52,12 @@ def test_evaluate_review_writes_page_and_pictures(tmp_path):
         assert "#" + "".join(f"{c:02x}" for c in colour) in html
     assert html.count('class="bar"') == 20
     for r in rows:
-        thumb, full = Image.open(out / r["thumb"]), Image.open(out / r["full"])
+        thumb, full = Image.open(out / r["thumbs"][0]), Image.open(out / r["fulls"][0])
         assert full.size == (80, 60) and max(thumb.size) == 160
+        assert Image.open(out / r["plain"]).size == (80, 60)
     # The outlines are drawn in both colours on the full-size picture of a partial overlap.
     worst = min(rows, key=lambda r: r["jaccard"])
-    full = np.asarray(Image.open(out / worst["full"])).astype(int)
+    full = np.asarray(Image.open(out / worst["fulls"][0])).astype(int)
     for colour in (TRUTH_COLOUR, PREDICTION_COLOUR):
         assert (np.abs(full - colour).sum(axis=2) < 60).sum() > 20, colour
 
@@ -154,9 +155,23 @@ def test_review_page_in_a_browser(tmp_path, page):
     assert set(visible_ids()) == {r["id"] for r in rows if r["jaccard"] >= 0.95}
     page.click("#filter-reset")
     page.locator("#rows tbody tr").first.click()
-    page.wait_for_function("document.getElementById('viewer-image').naturalWidth > 0")
+    page.wait_for_function("document.querySelector('#viewer-pictures img')?.naturalWidth > 0")
     assert page.evaluate("document.getElementById('viewer').open")
-    assert page.text_content("#viewer-title") == max(by_jaccard)  # still sorted by id, down
+    by_id_down = sorted(by_jaccard, reverse=True)
+    assert page.text_content("#viewer-title") == by_id_down[0]  # still sorted by id, down
+    shown_src = page.get_attribute("#viewer-pictures img", "src")
+    assert "/full/" in shown_src
+    page.keyboard.press("ArrowRight")
+    assert page.text_content("#viewer-title") == by_id_down[1]
+    page.click("#viewer-next")
+    assert page.text_content("#viewer-title") == by_id_down[2]
+    page.keyboard.press("ArrowLeft")
+    assert page.text_content("#viewer-title") == by_id_down[1]
+    page.keyboard.press("o")  # outlines off: the plain image
+    assert "/plain/" in page.get_attribute("#viewer-pictures img", "src")
+    page.wait_for_function("document.querySelector('#viewer-pictures img')?.naturalWidth > 0")
+    page.click("#viewer-outlines")
+    assert "/full/" in page.get_attribute("#viewer-pictures img", "src")
     page.keyboard.press("Escape")
     assert not page.evaluate("document.getElementById('viewer').open")
     first_thumb = page.locator("#rows tbody tr img").first
@@ -204,3 +219,112 @@ def test_review_of_2000_images_stays_responsive(tmp_path, page):
     assert loaded < 5 and sorted_s < 2, (loaded, sorted_s)
     assert requested < 200  # lazy: the thumbnails out of view are not fetched
     assert page.errors == []
+
+
+def write_small_lesions(root: Path, n: int = 4, size=(300, 400)) -> Path:
+    """Large frames with a small lesion each, and predictions that over-segment some."""
+    for name in ("images", "masks", "pred"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        image = np.full((*size, 3), 200, np.uint8)
+        mask = np.zeros(size, np.uint8)
+        y, x = 40 + 50 * i, 60 + 70 * i
+        mask[y : y + 16, x : x + 20] = 1
+        image[mask.astype(bool)] = (90, 60, 40)
+        pred = np.zeros_like(mask)
+        pred[y - 2 * i : y + 16 + 2 * i, x - 2 * i : x + 20 + 2 * i] = 1  # grows with i
+        Image.fromarray(image).save(root / "images" / f"s{i}.png")
+        Image.fromarray(mask * 255).save(root / "masks" / f"s{i}_segmentation.png")
+        Image.fromarray(pred * 255).save(root / "pred" / f"s{i}_segmentation.png")
+    return root
+
+
+def test_thumbnails_are_centred_on_the_lesion(tmp_path):
+    out = evaluate(write_small_lesions(tmp_path), "--review")
+    rows = {r["id"]: r for r in page_rows((out / "review.html").read_text(encoding="utf-8"))}
+    for i in range(4):
+        r = rows[f"s{i}"]
+        truth = np.asarray(Image.open(tmp_path / "masks" / f"s{i}_segmentation.png")) > 0
+        pred = np.asarray(Image.open(tmp_path / "pred" / f"s{i}_segmentation.png")) > 0
+        ys, xs = np.nonzero(truth | pred)
+        x0, y0, x1, y1 = r["crop"]
+        assert x0 <= xs.min() and y0 <= ys.min() and x1 > xs.max() and y1 > ys.max()
+        assert (x1 - x0) * (y1 - y0) < 0.05 * 400 * 300  # the lesion, not the frame
+        thumb = np.asarray(Image.open(out / r["thumbs"][0])).astype(int)
+        # Both outlines visible in it (where they coincide, the prediction's is on top).
+        for colour in (TRUTH_COLOUR, PREDICTION_COLOUR)[i == 0 :]:
+            assert (np.abs(thumb - colour).sum(axis=2) < 80).sum() > 20, (i, colour)
+        assert r["area_ratio"] == pytest.approx(pred.sum() / truth.sum())
+        assert r["pass"] == int(r["jaccard"] >= 0.65)
+
+
+def test_empty_masks_show_the_whole_frame():
+    from skinseg.review.render import area_ratio, lesion_box
+
+    empty = np.zeros((30, 40), np.uint8)
+    assert lesion_box([empty, empty]) == (0, 0, 40, 30)
+    assert area_ratio(empty, empty) == 1.0 and area_ratio(empty + 1, empty) is None
+
+
+def test_review_header_names_the_model_and_the_intervals(tmp_path):
+    root = write_evaluation_inputs(tmp_path, n=4)
+    out = tmp_path / "eval"
+    args = ["evaluate", "--model", "isic2017", "--images", str(root / "images")]
+    assert cli([*args, "--masks", str(root / "masks"), "--output", str(out), "--review"]) == 0
+    html = (out / "review.html").read_text(encoding="utf-8")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"]["file"] == "isic2017.safetensors"
+    assert summary["model"]["sha256"][:16] in html and "threshold 0.5" in html
+    assert "TTA" in html and "post-processing" in html and "4 images" in html
+    lo, hi = summary["interval"]["jaccard"]
+    assert f"{summary['jaccard']:.4f} <small>[{lo:.3f}, {hi:.3f}]</small>" in html
+
+
+def test_review_of_a_run_without_a_table_names_the_setting(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.json").write_text("{}")
+    assert cli(["review", str(run)]) == 2
+    assert "calibration.full_resolution_test=true" in capsys.readouterr().err
+
+
+def test_comparison_page_lists_both_models_per_image(tmp_path, page):
+    root = write_evaluation_inputs(tmp_path)
+    first = evaluate(root)  # shifted predictions
+    second = tmp_path / "perfect"
+    args = ["evaluate", "--predictions", str(root / "masks"), "--masks", str(root / "masks")]
+    assert cli([*args, "--images", str(root / "images"), "--output", str(second)]) == 0
+    assert cli(["review", str(first), str(second)]) == 0
+    path = second / "compare.html"
+    rows = page_rows(path.read_text(encoding="utf-8"))
+    assert len(rows) == 12
+    for r in rows:
+        assert r["jaccard_2"] == 1.0 and r["difference"] == pytest.approx(1 - r["jaccard_1"])
+        assert len(r["thumbs"]) == 2 and len(r["fulls"]) == 2
+    page.goto(path.as_uri())
+    header = page.eval_on_selector_all("#header th", "ths => ths.map(t => t.textContent)")
+    assert header[:3] == ["picture (1)", "picture (2)", "id"]
+    assert "Jaccard (1)" in header and "Jaccard (2)" in header
+    ids = page.eval_on_selector_all(
+        "#rows tbody tr", "trs => trs.map(t => t.children[2].textContent)"
+    )
+    by_difference = sorted(rows, key=lambda r: (r["difference"], rows.index(r)))
+    assert ids == [r["id"] for r in by_difference]  # sorted by the difference
+    first_row = page.eval_on_selector_all(
+        "#rows tbody tr:first-child td", "tds => tds.map(t => t.textContent)"
+    )
+    j1 = header.index("Jaccard (1)")
+    assert first_row[j1] == f"{by_difference[0]['jaccard_1']:.4f}"
+    assert first_row[header.index("Jaccard (2)")] == "1.0000"
+    assert "better (2) / worse / same" in page.text_content("table.summary")
+    page.locator("#rows tbody tr").first.click()
+    assert page.locator("#viewer-pictures img").count() == 2
+    assert page.errors == []
+
+
+def test_comparison_refuses_evaluations_of_other_images(tmp_path, capsys):
+    a = evaluate(write_evaluation_inputs(tmp_path / "a", n=2))
+    b = evaluate(write_small_lesions(tmp_path / "b", n=2))
+    assert cli(["review", str(a), str(b)]) == 2
+    assert "share no image" in capsys.readouterr().err
+    assert not (b / "compare.html").exists()

@@ -5,7 +5,7 @@ beside its scores; the page sorts, filters and opens full-size overlays with no 
 internet (its script and styles are inline, its pictures in a folder beside it).
 """
 
-from skinseg.review.page import write_review
+from skinseg.review.page import write_comparison, write_review
 from skinseg.review.sources import Entry, find_tables, read_entries
 
-__all__ = ["Entry", "find_tables", "read_entries", "write_review"]
+__all__ = ["write_comparison", "Entry", "find_tables", "read_entries", "write_review"]

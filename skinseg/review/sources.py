@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from skinseg.evaluation import read_per_image, source_path
 
-# The tables a review reads: `skinseg evaluate`'s, and a training run's full-resolution test.
-TABLE_NAMES = ("per_image.csv", "test_per_image.csv")
+# The tables a review reads: `skinseg evaluate`'s, and a training run's full-resolution test,
+# each with the summary beside it that names the model and the data.
+SUMMARY_NAMES = {"per_image.csv": "summary.json", "test_per_image.csv": "test_summary.json"}
+TABLE_NAMES = tuple(SUMMARY_NAMES)
+RUN_SETTING = "calibration.full_resolution_test=true"
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,13 @@ def find_tables(folder: str | Path) -> list[tuple[str, Path]]:
         if (folder / name).is_file():
             return [("", folder / name)]
     tables = sorted(p for name in TABLE_NAMES for p in folder.rglob(name))
+    if not tables and ((folder / "metrics.json").is_file() or any(folder.rglob("metrics.json"))):
+        raise FileNotFoundError(
+            f"{folder} holds training run(s) without a per-image test table: train with "
+            f"{RUN_SETTING} (the run then scores its test images at full resolution and keeps "
+            "their masks), or score its checkpoint with `skinseg evaluate --checkpoint "
+            "RUN/checkpoints/best.ckpt ... --review`"
+        )
     if not tables:
         raise FileNotFoundError(
             f"no {' or '.join(TABLE_NAMES)} in or below {folder}; expected the output of "
@@ -87,3 +98,40 @@ def read_entries(tables: list[tuple[str, Path]]) -> list[Entry]:
         )
         raise ValueError(f"{len(missing)} file(s) named by the tables are missing:\n  {shown}")
     return entries
+
+
+def read_context(tables: list[tuple[str, Path]]) -> list[dict]:
+    """What the summary beside each table says of the model and the data (``run``,
+    ``model``, ``data``; empty where a table has no summary, as for older evaluations)."""
+    out = []
+    for run, table in tables:
+        summary = table.with_name(SUMMARY_NAMES.get(table.name, "summary.json"))
+        try:
+            found = json.loads(summary.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            found = {}
+        out.append({"run": run, "model": found.get("model"), "data": found.get("data")})
+    return out
+
+
+def pair_entries(first: list[Entry], second: list[Entry]) -> list[tuple[Entry, Entry]]:
+    """The images two evaluations share, matched by key, in the first one's order.
+
+    Raises:
+        ValueError: no image in common, or a shared image whose truth masks differ in name
+            (not the same annotation, so the scores would not compare).
+    """
+    by_key = {e.key: e for e in second}
+    pairs = [(e, by_key[e.key]) for e in first if e.key in by_key]
+    if not pairs:
+        raise ValueError(
+            f"the two evaluations share no image (e.g. {first[0].key!r} and {second[0].key!r}); "
+            "a comparison needs evaluations of the same images"
+        )
+    differ = [a.key for a, b in pairs if a.truth.name != b.truth.name]
+    if differ:
+        raise ValueError(
+            f"{len(differ)} shared image(s) have differently named truth masks, e.g. "
+            f"{differ[0]}: a comparison needs the same annotations"
+        )
+    return pairs
