@@ -149,27 +149,108 @@ def test_uploads_never_touch_the_disk(server, tmp_path, monkeypatch):
     assert list(spool.iterdir()) == []
 
 
-def test_serve_page_segments_an_upload(server, page, tmp_path):
-    image, _ = generate_sample(4, 4, (90, 120))
-    path = tmp_path / "lesion.jpg"
+def lesion_file(tmp_path, name="lesion.jpg", size=(90, 120)) -> Path:
+    image, _ = generate_sample(4, 4, size)
+    path = tmp_path / name
     Image.fromarray(image).save(path)
+    return path
+
+
+def open_page(page, server):
     page.goto(server + "/")
     page.wait_for_function("document.getElementById('model').textContent.includes('sha256')")
-    page.set_input_files("#file", str(path))
+
+
+def test_serve_page_shows_no_image_before_a_result(server, page):
+    open_page(page, server)
+    assert page.locator("img").count() == 0  # no broken-image boxes
+    assert page.is_visible("#drop") and not page.is_visible("#download")
+    assert page.errors == []
+
+
+def test_serve_page_segments_an_upload(server, page, tmp_path):
+    open_page(page, server)
+    page.set_input_files("#file", str(lesion_file(tmp_path)))
     page.wait_for_selector("#results:not([hidden])", timeout=30_000)
     size = page.evaluate(
-        "['overlay', 'mask'].map(id => document.getElementById(id))"
+        "['.overlay', '.mask'].map(s => document.querySelector(s))"
         ".map(img => [img.naturalWidth, img.naturalHeight])"
     )
     assert size == [[120, 90], [120, 90]]
     assert page.get_attribute("#download", "download") == "lesion_segmentation.png"
+    assert page.text_content(".size") == "120 × 90 px"
+    assert "bounding box (x0, y0, x1, y1)" in page.text_content("dl.measures")
+    assert "% of the image" in page.text_content(".area") or "no lesion" in page.text_content(
+        ".area"
+    )
+    assert "predicted lesion border" in page.text_content("#results")
     assert page.errors == []
+
+
+def test_a_refused_upload_leaves_no_result_on_screen(server, page, tmp_path):
+    open_page(page, server)
+    page.set_input_files("#file", str(lesion_file(tmp_path)))
+    page.wait_for_selector("#results:not([hidden])", timeout=30_000)
     page.set_input_files(
         "#file", files=[{"name": "x.txt", "mimeType": "text/plain", "buffer": b"no"}]
     )
     page.wait_for_selector("#status.error")
-    assert "415" in page.text_content("#status")
+    assert "415" in page.text_content("#status") and "x.txt" in page.text_content("#status")
+    assert page.locator("img:visible").count() == 0 and page.locator("img").count() == 0
+    assert not page.is_visible("#download") and not page.is_visible("#results")
     assert all("415" in e for e in page.errors), page.errors  # the refusal, and nothing else
+
+
+def test_json_overlay_outlines_the_border(server, tmp_path):
+    import base64
+
+    from skinseg.data.io import read_image
+    from skinseg.serve.app import outlined
+
+    path = lesion_file(tmp_path, size=(120, 160))
+    answer = httpx.post(
+        f"{server}/predict?format=json&overlay_image=true",
+        files={"image": path.open("rb")},
+        timeout=60,
+    ).json()
+    mask = np.asarray(Image.open(io.BytesIO(base64.b64decode(answer["mask_png_base64"])))) > 0
+    picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(answer["overlay_png_base64"]))))
+    image = read_image(path)[0]
+    assert np.array_equal(picture, outlined(image, mask.astype(np.uint8)))
+    # No fill: away from the border the lesion is the image itself.
+    disc = np.zeros((120, 160), np.uint8)
+    disc[30:90, 40:120] = 1
+    drawn = outlined(image, disc).astype(int)
+    assert np.array_equal(drawn[40:80, 50:110], image[40:80, 50:110])
+    assert (drawn != image).any(axis=2).sum() > 200  # the border is drawn
+
+
+def test_docs_page_works_offline_and_posts_an_image(server, page, tmp_path):
+    outside = []
+
+    def only_local(route):
+        if route.request.url.startswith(server):
+            return route.continue_()
+        outside.append(route.request.url)
+        return route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(server + "/docs")
+    page.wait_for_selector("#operations-default-predict_predict_post", timeout=30_000)
+    page.click("#operations-default-predict_predict_post .opblock-summary")
+    page.click("#operations-default-predict_predict_post .try-out__btn")
+    page.set_input_files(
+        "#operations-default-predict_predict_post input[type=file]", str(lesion_file(tmp_path))
+    )
+    with page.expect_response(lambda r: "/predict" in r.url) as answer:
+        page.click("#operations-default-predict_predict_post .execute")
+    response = answer.value
+    assert response.status == 200 and response.headers["content-type"] == "image/png"
+    # Swagger UI shows the answer: the mask, at the image's size.
+    shown = "#operations-default-predict_predict_post .live-responses-table img"
+    page.wait_for_function(f"document.querySelector('{shown}')?.naturalWidth > 0")
+    assert page.eval_on_selector(shown, "i => [i.naturalWidth, i.naturalHeight]") == [120, 90]
+    assert outside == [] and page.errors == []
 
 
 def test_serve_without_the_extra_says_what_to_install(monkeypatch, capsys, trained_checkpoint):
