@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from skinseg.cli.model_source import add_model_source, model_source
+from skinseg.cli.model_source import add_model_source, add_run_options, model_source
 from skinseg.data.layouts import LAYOUTS
 
 HELP = "Score predictions against truth masks: per-image CSV and a summary JSON."
@@ -38,12 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where per_image.csv, summary.json (and predictions) go (default: %(default)s)",
     )
     parser.add_argument(
-        "--tta",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="test-time augmentation (flips) on or off; default: as the model's recipe says",
-    )
-    parser.add_argument(
         "--batch-size", type=int, default=4, help="images per forward pass (default: %(default)s)"
     )
     parser.add_argument(
@@ -57,15 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also write review.html: every image with its truth and prediction outlined",
     )
-    parser.add_argument(
-        "--device", default="auto", help="cpu, cuda, cuda:N or auto (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--precision",
-        default="auto",
-        choices=["auto", "32", "bf16"],
-        help="auto: bf16 where it is measured faster on this machine (default: %(default)s)",
-    )
+    add_run_options(parser)
 
 
 def _samples(args) -> tuple[list, dict[str, str]]:

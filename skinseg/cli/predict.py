@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from skinseg.cli.model_source import add_model_source, model_source
+from skinseg.cli.model_source import add_model_source, add_run_options, model_source
 
 HELP = "Segment an image or a folder: writes <stem>_segmentation.png (0/255) per image."
 
@@ -20,24 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="probability threshold (default: the model's recipe)",
     )
-    parser.add_argument(
-        "--tta",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="test-time augmentation (default: the model's recipe)",
-    )
     parser.add_argument("--overlay", action="store_true", help="also write <stem>_overlay.png")
     parser.add_argument(
         "--probabilities", action="store_true", help="also write <stem>_probability.png (0..255)"
     )
     parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    parser.add_argument(
-        "--precision",
-        default="auto",
-        choices=["auto", "32", "bf16"],
-        help="auto: bf16 where it is measured to be faster than fp32 on this machine",
-    )
+    add_run_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from skinseg.cli.model_source import add_model_source, model_source
+from skinseg.cli.model_source import add_model_source, add_run_options, model_source
 
 HELP = "Serve a model over HTTP: POST /predict, GET /health, GET /model, and a page at /."
 LOCAL = ("127.0.0.1", "localhost", "::1")
@@ -24,8 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-pixels", type=int, default=50_000_000, help="largest image, width x height"
     )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    parser.add_argument("--precision", default="auto", choices=["auto", "32", "bf16"])
+    add_run_options(parser, tta=False)
 
 
 def run(args: argparse.Namespace) -> int:
