@@ -41,3 +41,27 @@ def test_isic2017_sets_up(tmp_path):
     )
     dm.setup()
     assert {k: len(v) for k, v in dm.split.items()} == {"train": 1400, "val": 200, "test": 400}
+
+
+HAM10000 = SHARED_DATA / "HAM10000"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAM10000.is_dir(), reason=f"HAM10000 not found at {HAM10000}")
+def test_ham10000_layout_reads_the_distribution():
+    from skinseg.data.layouts import LAYOUTS
+
+    catalog = LAYOUTS["ham10000"].catalog(HAM10000)
+    assert len(catalog.all_samples()) == 10015
+    assert len(set(catalog.groups["lesion_id"].values())) == 7470
+    assert set(catalog.diagnoses.values()) == {"akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ISIC2017.is_dir(), reason=f"ISIC 2017 not found at {ISIC2017}")
+def test_isic2017_diagnoses_leave_the_split_unstratified():
+    from skinseg.data.layouts import LAYOUTS
+
+    catalog = LAYOUTS["isic2017"].catalog(ISIC2017)
+    assert len(catalog.diagnoses) == 2000 and catalog.labels == {}
+    assert sum(d == "melanoma" for d in catalog.diagnoses.values()) == 374
