@@ -45,9 +45,3 @@ def bootstrap_interval(
     mean = float(x.mean())
     # Quantiles of resampled means can miss the mean by rounding when every value is equal.
     return min(float(lo), mean), max(float(hi), mean)
-
-
-def mean_with_interval(values: Sequence[float], seed: int = SEED) -> dict:
-    """``{"mean", "low", "high"}``: the mean and its :func:`bootstrap_interval`."""
-    lo, hi = bootstrap_interval(values, seed=seed)
-    return {"mean": float(np.mean(values)), "low": lo, "high": hi}

@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from skinseg.atomic import write_text
+from skinseg.evaluation import summarise
 from skinseg.evaluation.intervals import LEVEL, RESAMPLES, SEED, bootstrap_interval
 from skinseg.metrics.functional import ISIC_JACCARD_THRESHOLD
 from skinseg.recipe import PREDICTION_COLOUR, TRUTH_COLOUR
@@ -161,15 +162,18 @@ def _by_diagnosis(entries: Sequence[Entry]) -> list[tuple[str, list[int]]]:
 
 
 def summary_table(entries: Sequence[Entry]) -> str:
-    """Means with 95 % bootstrap intervals, for all images and per diagnosis."""
+    """Means with 95 % bootstrap intervals, for all images and per diagnosis, as
+    :func:`~skinseg.evaluation.summarise` gives them (the numbers of ``summary.json``)."""
+    summary = summarise([{**e.scores, "diagnosis": e.diagnosis} for e in entries], intervals=True)
     head = "".join(f"<th>{s.replace('_', ' ')}</th>" for s in SUMMARY_SCORES)
     lines = [f'<table class="summary"><thead><tr><th></th><th>images</th>{head}</tr></thead>']
-    for name, idx in _by_diagnosis(entries):
+    for name, group in [("all images", summary), *summary.get("by_diagnosis", {}).items()]:
         cells = "".join(
-            _interval_cell([entries[i].scores[s] for i in idx if s in entries[i].scores])
+            f'<td class="num">{group[s]:.4f} <small>[{group["interval"][s][0]:.3f}, '
+            f"{group['interval'][s][1]:.3f}]</small></td>"
             for s in SUMMARY_SCORES
         )
-        lines.append(f"<tr><th>{html.escape(name)}</th><td>{len(idx)}</td>{cells}</tr>")
+        lines.append(f"<tr><th>{html.escape(name)}</th><td>{group['images']}</td>{cells}</tr>")
     lines.append("</table>")
     return "".join(lines)
 
